@@ -1,0 +1,421 @@
+"""The AWS behaviour moto lacks, one small rule object each; plain Python, no HTTP.
+
+The endpoint (server.py) parses every request into a `Call` and, for each rule that names the call's
+service and operation, asks `before` (refuse with a `Refusal`, or None to let moto answer) and then
+`after` (rewrite moto's successful JSON answer in place). Rules that need moto's own table read it
+through `find_table`, the in-process moto object the request is about to touch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from moto.dynamodb.models.table import Table
+
+Clock = Callable[[], float]
+Key = tuple[str, str]  # (region, table name)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as the rules see it."""
+
+    service: str  # SigV4 signing name: "dynamodb", "kafka", "monitoring", ...
+    operation: str  # "" when it could not be told
+    region: str = "us-east-1"
+    protocol: str = "json"  # json, rest-json, query, ec2, rest-xml or cbor: decides the error shape
+    params: dict[str, Any] = field(default_factory=dict)  # JSON body or query/form parameters
+    access_key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An AWS error answered instead of moto's: `code` without any namespace prefix."""
+
+    code: str
+    message: str
+    status: int = 400
+
+
+class Rule:
+    """Base of every rule: by default it refuses nothing and rewrites nothing.
+
+    A rule is asked only about the calls it names; most are about DynamoDB's UpdateTable.
+    """
+
+    service: ClassVar[str] = "dynamodb"
+    operations: ClassVar[frozenset[str]] = frozenset({"UpdateTable"})
+
+    def applies(self, call: Call) -> bool:
+        return call.service == self.service and call.operation in self.operations
+
+    def before(self, call: Call) -> Refusal | None:
+        return None
+
+    def after(self, call: Call, body: dict[str, Any]) -> None:
+        """Rewrite moto's successful answer `body` in place."""
+
+
+FindTable = Callable[[Call], "Table | None"]
+
+
+def table_key(call: Call) -> Key:
+    name = str(call.params.get("TableName", ""))
+    # AWS accepts a table ARN wherever a table name goes.
+    return call.region, name.rsplit(":table/", 1)[-1]
+
+
+def description(body: dict[str, Any]) -> dict[str, Any]:
+    """The table in an answer: "TableDescription" of Create/Update/DeleteTable, "Table" of DescribeTable."""
+    return body.get("Table") or body.get("TableDescription") or {}
+
+
+def index_changes(call: Call) -> list[tuple[str, str]]:
+    """(Create|Delete|Update, IndexName) for each GlobalSecondaryIndexUpdates entry."""
+    return [
+        (action, spec.get("IndexName", ""))
+        for update in call.params.get("GlobalSecondaryIndexUpdates") or []
+        for action, spec in update.items()
+    ]
+
+
+# --- Rules 1-3: statuses that take time, and refusals while they do --------------------------------
+
+
+class TableTimeline:
+    """Until when each table is CREATING/UPDATING and each new GSI CREATING: the state behind rules 1-3."""
+
+    def __init__(self, table_delay: float, index_delay: float, clock: Clock = time.monotonic):
+        self.table_delay = table_delay
+        self.index_delay = index_delay
+        self.clock = clock
+        self._tables: dict[Key, tuple[str, float]] = {}  # key -> (CREATING|UPDATING, until)
+        self._indexes: dict[Key, dict[str, float]] = {}  # key -> {GSI name: CREATING until}
+
+    def created(self, key: Key) -> None:
+        self._tables[key] = ("CREATING", self.clock() + self.table_delay)
+        self._indexes[key] = {}
+
+    def updated(self, key: Key, delay: float | None = None) -> None:
+        until = self.clock() + (self.table_delay if delay is None else delay)
+        _, current = self._tables.get(key, ("UPDATING", 0.0))
+        self._tables[key] = ("UPDATING", max(until, current))
+
+    def index_created(self, key: Key, index: str) -> None:
+        self._indexes.setdefault(key, {})[index] = self.clock() + self.index_delay
+        self.updated(key, self.index_delay)  # the table is UPDATING while its new index builds
+
+    def deleted(self, key: Key) -> None:
+        self._tables.pop(key, None)
+        self._indexes.pop(key, None)
+
+    def table_status(self, key: Key) -> str:
+        status, until = self._tables.get(key, ("ACTIVE", 0.0))
+        return status if self.clock() < until else "ACTIVE"
+
+    def index_status(self, key: Key, index: str) -> str:
+        if self.table_status(key) == "CREATING":
+            return "CREATING"  # GSIs named at CreateTable are built with the table
+        return "CREATING" if self.clock() < self._indexes.get(key, {}).get(index, 0.0) else "ACTIVE"
+
+    def creating_index(self, key: Key) -> str | None:
+        return next((name for name in self._indexes.get(key, {}) if self.index_status(key, name) != "ACTIVE"), None)
+
+
+class TableStatus(Rule):
+    """Rule 1: CREATING after CreateTable, UPDATING after UpdateTable, until the table delay passed; then ACTIVE.
+
+    DeleteTable answers DELETING (moto has deleted the table already).
+    """
+
+    operations = frozenset({"CreateTable", "UpdateTable", "DeleteTable", "DescribeTable"})
+
+    def __init__(self, timeline: TableTimeline):
+        self.timeline = timeline
+
+    def after(self, call: Call, body: dict[str, Any]) -> None:
+        key, table = table_key(call), description(body)
+        # AWS's own answers to the three calls always name the new status, whatever the delay.
+        if call.operation == "CreateTable":
+            self.timeline.created(key)
+            table["TableStatus"] = "CREATING"
+        elif call.operation == "UpdateTable":
+            self.timeline.updated(key)
+            table["TableStatus"] = "UPDATING"
+        elif call.operation == "DeleteTable":
+            self.timeline.deleted(key)
+            table["TableStatus"] = "DELETING"
+        else:
+            table["TableStatus"] = self.timeline.table_status(key)
+
+
+class IndexStatus(Rule):
+    """Rule 2: a GSI added by UpdateTable is CREATING, and its table UPDATING, until the index delay passed."""
+
+    operations = frozenset({"CreateTable", "UpdateTable", "DescribeTable"})
+
+    def __init__(self, timeline: TableTimeline):
+        self.timeline = timeline
+
+    def after(self, call: Call, body: dict[str, Any]) -> None:
+        key, table = table_key(call), description(body)
+        for action, name in index_changes(call):
+            if action == "Create":
+                self.timeline.index_created(key, name)
+        for index in table.get("GlobalSecondaryIndexes") or []:
+            index["IndexStatus"] = self.timeline.index_status(key, index["IndexName"])
+
+
+class OneIndexAtATime(Rule):
+    """Rule 3: no GSI is created or deleted while another one is still being built."""
+
+    def __init__(self, timeline: TableTimeline):
+        self.timeline = timeline
+
+    def before(self, call: Call) -> Refusal | None:
+        if any(action in ("Create", "Delete") for action, _ in index_changes(call)):
+            if self.timeline.creating_index(table_key(call)):
+                return Refusal(
+                    "LimitExceededException",
+                    "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table",
+                )
+        return None
+
+
+class NoUpdateWhileBusy(Rule):
+    """Rule 3: UpdateTable only on an ACTIVE table."""
+
+    def __init__(self, timeline: TableTimeline):
+        self.timeline = timeline
+
+    def before(self, call: Call) -> Refusal | None:
+        key = table_key(call)
+        status = self.timeline.table_status(key)
+        if status == "ACTIVE":
+            return None
+        doing = "created" if status == "CREATING" else "updated"
+        return Refusal(
+            "ResourceInUseException",
+            f"Attempt to change a resource which is still in use: Table is being {doing}: {key[1]}",
+        )
+
+
+# --- Rule 4 and the cheap validations of rule 7 -----------------------------------------------------
+
+
+class OneIndexChangePerCall(Rule):
+    """Rule 4: one GSI create or delete per UpdateTable call (moto applies several)."""
+
+    def before(self, call: Call) -> Refusal | None:
+        if sum(action in ("Create", "Delete") for action, _ in index_changes(call)) > 1:
+            return Refusal(
+                "ValidationException",
+                "One or more parameter values were invalid: Only one global secondary index update is allowed "
+                "per UpdateTable call",
+            )
+        return None
+
+
+class NothingToUpdate(Rule):
+    """UpdateTable that changes nothing is refused by AWS (moto accepts it)."""
+
+    def before(self, call: Call) -> Refusal | None:
+        if set(call.params) - {"TableName", "AttributeDefinitions"}:
+            return None
+        return Refusal(
+            "ValidationException",
+            "1 validation error detected: At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
+            "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+        )
+
+
+class NoThroughputOnDemand(Rule):
+    """ProvisionedThroughput on a PAY_PER_REQUEST table only together with the switch to PROVISIONED."""
+
+    def __init__(self, find_table: FindTable):
+        self.find_table = find_table
+
+    def before(self, call: Call) -> Refusal | None:
+        table = self.find_table(call)
+        if "ProvisionedThroughput" not in call.params or table is None:
+            return None
+        if call.params.get("BillingMode", table.billing_mode) != "PAY_PER_REQUEST":
+            return None
+        return Refusal(
+            "ValidationException",
+            "One or more parameter values were invalid: ProvisionedThroughput cannot be specified when BillingMode "
+            "is PAY_PER_REQUEST",
+        )
+
+
+class MissingIndex(Rule):
+    """Deleting or updating a GSI the table does not have: AWS says ResourceNotFound, moto fails with HTTP 500."""
+
+    def __init__(self, find_table: FindTable):
+        self.find_table = find_table
+
+    def before(self, call: Call) -> Refusal | None:
+        table = self.find_table(call)
+        if table is None:
+            return None
+        names = {index.name for index in table.global_indexes}
+        for action, name in index_changes(call):
+            if action in ("Delete", "Update") and name not in names:
+                return Refusal(
+                    "ResourceNotFoundException",
+                    f"Requested resource not found: Table: {table.name} Index: {name} not found",
+                )
+        return None
+
+
+# --- Rule 5: table class and SSE as set --------------------------------------------------------------
+
+
+def kms_key_arn(key: str | None, region: str, account: str) -> str:
+    """The key ARN AWS reports for `key` (id, ARN, alias or None for the AWS managed key).
+
+    The sandbox has no KMS behind DynamoDB, so an alias maps to a made-up but stable key id.
+    """
+    if key is None:
+        alias = "alias/aws/dynamodb"
+    elif ":key/" in key:
+        return key
+    elif "alias/" in key:
+        alias = "alias/" + key.split("alias/", 1)[1]  # an alias name or an alias ARN
+    else:
+        return f"arn:aws:kms:{region}:{account}:key/{key}"
+    return f"arn:aws:kms:{region}:{account}:key/{uuid.uuid5(uuid.NAMESPACE_URL, f'{account}/{region}/{alias}')}"
+
+
+class TableClassAndSse(Rule):
+    """Rule 5: TableClassSummary and SSEDescription as CreateTable and UpdateTable set them (moto ignores updates)."""
+
+    operations = frozenset({"CreateTable", "UpdateTable", "DescribeTable", "DeleteTable"})
+
+    def __init__(self) -> None:
+        self._class: dict[Key, str] = {}
+        self._sse: dict[Key, dict[str, str] | None] = {}
+
+    def after(self, call: Call, body: dict[str, Any]) -> None:
+        key, table = table_key(call), description(body)
+        if call.operation == "DeleteTable":
+            self._class.pop(key, None)
+            self._sse.pop(key, None)
+            return
+        if call.operation == "CreateTable":
+            self._sse[key] = None
+        if "TableClass" in call.params:
+            self._class[key] = call.params["TableClass"]
+        if "SSESpecification" in call.params:
+            self._sse[key] = self._describe_sse(call.params["SSESpecification"], table["TableArn"])
+        if key in self._class:
+            table["TableClassSummary"] = {"TableClass": self._class[key]}
+        if key not in self._sse:
+            return  # a table this endpoint did not create: leave moto's answer
+        if self._sse[key] is None:
+            table.pop("SSEDescription", None)  # AWS-owned key: AWS reports no SSEDescription
+        else:
+            table["SSEDescription"] = self._sse[key]
+
+    @staticmethod
+    def _describe_sse(spec: dict[str, Any], table_arn: str) -> dict[str, str] | None:
+        if not spec.get("Enabled"):
+            return None
+        _, _, _, region, account, _ = table_arn.split(":", 5)
+        key_arn = kms_key_arn(spec.get("KMSMasterKeyId"), region, account)
+        return {"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": key_arn}
+
+
+# --- Rule 6: MSK clusters become ACTIVE --------------------------------------------------------------
+
+
+class MskActivation(Rule):
+    """Rule 6: an MSK cluster is CREATING until the MSK delay passed, then ACTIVE (moto: CREATING forever)."""
+
+    service = "kafka"
+    operations = frozenset(
+        {"CreateCluster", "CreateClusterV2", "DescribeCluster", "DescribeClusterV2", "ListClusters", "ListClustersV2"}
+    )
+
+    def __init__(self, delay: float, clock: Clock = time.monotonic):
+        self.delay = delay
+        self.clock = clock
+        self._ready_at: dict[str, float] = {}
+
+    def after(self, call: Call, body: dict[str, Any]) -> None:
+        if call.operation.startswith("CreateCluster"):
+            self._ready_at[body["clusterArn"]] = self.clock() + self.delay
+            return
+        for info in self._cluster_infos(body):
+            if info.get("state") == "CREATING" and self.clock() >= self._ready_at.get(info.get("clusterArn"), math.inf):
+                info["state"] = "ACTIVE"
+
+    @staticmethod
+    def _cluster_infos(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        if "clusterInfo" in body:
+            yield body["clusterInfo"]
+        yield from body.get("clusterInfoList") or []
+
+
+# --- Rule 7: moto's stream bugs ----------------------------------------------------------------------
+
+
+def _stream_enabled(table: Table) -> bool:
+    return bool((table.stream_specification or {}).get("StreamEnabled"))
+
+
+class StreamReenable(Rule):
+    """Enabling a stream again after disabling it: moto refuses because the old stream's label stays set.
+
+    It changes moto's table before the call, so it must come after every rule that can refuse.
+    """
+
+    def __init__(self, find_table: FindTable):
+        self.find_table = find_table
+
+    def before(self, call: Call) -> Refusal | None:
+        table = self.find_table(call)
+        if (call.params.get("StreamSpecification") or {}).get("StreamEnabled") and table is not None:
+            if not _stream_enabled(table):
+                table.latest_stream_label = None  # the check moto makes; it sets a new label when enabling
+        return None
+
+
+class StreamDisableDropsShard(Rule):
+    """After a stream is disabled moto keeps its shard, and every write then fails with HTTP 500."""
+
+    def __init__(self, find_table: FindTable):
+        self.find_table = find_table
+
+    def after(self, call: Call, body: dict[str, Any]) -> None:
+        spec = call.params.get("StreamSpecification")
+        table = self.find_table(call)
+        if spec is not None and not spec.get("StreamEnabled") and table is not None and not _stream_enabled(table):
+            table.stream_shard = None  # writes record nothing, as on AWS once the stream is off
+
+
+def default_rules(
+    table_delay: float, index_delay: float, msk_delay: float, find_table: FindTable, clock: Clock = time.monotonic
+) -> list[Rule]:
+    """All rules in the order they are asked: refusals that only validate first, the one that changes moto last."""
+    timeline = TableTimeline(table_delay, index_delay, clock)
+    return [
+        NothingToUpdate(),
+        OneIndexChangePerCall(),
+        NoThroughputOnDemand(find_table),
+        MissingIndex(find_table),
+        OneIndexAtATime(timeline),
+        NoUpdateWhileBusy(timeline),
+        StreamReenable(find_table),
+        TableStatus(timeline),
+        IndexStatus(timeline),
+        TableClassAndSse(),
+        StreamDisableDropsShard(find_table),
+        MskActivation(msk_delay, clock),
+    ]
