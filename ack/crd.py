@@ -1,0 +1,122 @@
+"""The Table CustomResourceDefinition, generated from the pydantic models in ack.model.
+
+The output is a structural schema a v1.20 kube-apiserver accepts: every node typed, no $ref and no
+anyOf/oneOf/allOf, `required` and `enum` where the models have them, and no CEL rules (v1.20 has none;
+immutability is checked by ack.validate instead). Optional fields are simply not required: v1.20
+prunes nulls from fields that are not nullable, so a null means the same as an absent field.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from pydantic import BaseModel
+
+from ack.model import (
+    CRD_NAME,
+    GROUP,
+    KIND,
+    LIST_KIND,
+    PLURAL,
+    SINGULAR,
+    VERSION,
+    Table,
+    TableSpec,
+    TableStatus,
+)
+
+# The columns of `kubectl get tables`, as ACK's CRD has them.
+PRINTER_COLUMNS: list[dict[str, Any]] = [
+    {"name": "ARN", "type": "string", "priority": 1, "jsonPath": ".status.ackResourceMetadata.arn"},
+    {"name": "CLASS", "type": "string", "jsonPath": ".spec.tableClass"},
+    {"name": "STATUS", "type": "string", "jsonPath": ".status.tableStatus"},
+    {"name": "Synced", "type": "string", "jsonPath": '.status.conditions[?(@.type=="ACK.ResourceSynced")].status'},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+
+_KUBE_FIELDS = {
+    "apiVersion": {"type": "string", "description": "The versioned schema of this representation of an object."},
+    "kind": {"type": "string", "description": "The REST resource this object represents."},
+    "metadata": {"type": "object"},
+}
+
+
+def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The structural OpenAPI v3 schema of a model, from its pydantic JSON schema."""
+    schema = model.model_json_schema(by_alias=True)
+    return _structural(schema, schema.get("$defs", {}))
+
+
+def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    node = _resolve(node, defs)
+    kind = node.get("type")
+    if kind is None:
+        raise ValueError(f"no structural type for schema node {node}")
+    out: dict[str, Any] = {"type": kind}
+    if "description" in node:
+        out["description"] = node["description"]
+    if "enum" in node:
+        out["enum"] = list(node["enum"])
+    if kind == "integer":
+        out["format"] = "int64"
+    elif "format" in node:
+        out["format"] = node["format"]
+    if kind == "array":
+        out["items"] = _structural(node["items"], defs)
+    if kind == "object":
+        if "properties" in node:
+            out["properties"] = {name: _structural(sub, defs) for name, sub in node["properties"].items()}
+        if isinstance(node.get("additionalProperties"), dict):
+            out["additionalProperties"] = _structural(node["additionalProperties"], defs)
+    if node.get("required"):
+        out["required"] = list(node["required"])
+    return out
+
+
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """Inline `$ref`s and collapse pydantic's `X | None` (anyOf [X, null]) into X.
+
+    Keys next to a `$ref` or `anyOf` (the field's own description) win over the target's (the class
+    docstring), so each field keeps its own description.
+    """
+    outer = {key: value for key, value in node.items() if key not in ("$ref", "anyOf")}
+    if "$ref" in node:
+        target = defs[node["$ref"].rsplit("/", 1)[-1]]
+        return _resolve({**target, **outer}, defs)
+    if "anyOf" in node:
+        variants = [variant for variant in node["anyOf"] if variant.get("type") != "null"]
+        if len(variants) != 1:
+            raise ValueError(f"a union has no structural form: {node}")
+        return _resolve({**variants[0], **outer}, defs)
+    return node
+
+
+def table_crd() -> dict[str, Any]:
+    """The CustomResourceDefinition (apiextensions.k8s.io/v1) of the Table kind."""
+    root = {
+        "type": "object",
+        "description": inspect.getdoc(Table),
+        "required": ["spec"],
+        "properties": {**_KUBE_FIELDS, "spec": openapi_schema(TableSpec), "status": openapi_schema(TableStatus)},
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": CRD_NAME},
+        "spec": {
+            "group": GROUP,
+            "names": {"kind": KIND, "listKind": LIST_KIND, "plural": PLURAL, "singular": SINGULAR},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": PRINTER_COLUMNS,
+                    "schema": {"openAPIV3Schema": root},
+                }
+            ],
+        },
+    }

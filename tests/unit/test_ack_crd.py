@@ -1,0 +1,142 @@
+"""The generated CRD: structural, valid for a v1.20 API server, and the same shape as ACK's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ack.crd import table_crd
+
+ACK_CRD = Path(__file__).resolve().parents[3] / "shared/reference/ack/dynamodb.services.k8s.aws_tables.yaml"
+FORBIDDEN = {"$ref", "$defs", "anyOf", "oneOf", "allOf", "not", "title", "default", "const", "x-kubernetes-validations"}
+# The enums ours adds (ACK's CRD has none); each a set of values AWS refuses to go beyond.
+ENUMS = {
+    "spec.attributeDefinitions[].attributeType": ["S", "N", "B"],
+    "spec.keySchema[].keyType": ["HASH", "RANGE"],
+    "spec.billingMode": ["PROVISIONED", "PAY_PER_REQUEST"],
+    "spec.globalSecondaryIndexes[].keySchema[].keyType": ["HASH", "RANGE"],
+    "spec.globalSecondaryIndexes[].projection.projectionType": ["ALL", "KEYS_ONLY", "INCLUDE"],
+    "spec.localSecondaryIndexes[].keySchema[].keyType": ["HASH", "RANGE"],
+    "spec.localSecondaryIndexes[].projection.projectionType": ["ALL", "KEYS_ONLY", "INCLUDE"],
+    "spec.streamSpecification.streamViewType": ["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"],
+    "spec.sseSpecification.sseType": ["AES256", "KMS"],
+    "spec.tableClass": ["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
+    "spec.contributorInsights": ["ENABLE", "ENABLED", "DISABLE", "DISABLED"],
+    "spec.tableReplicas[].tableClassOverride": ["STANDARD", "STANDARD_INFREQUENT_ACCESS"],
+    "status.conditions[].status": ["True", "False", "Unknown"],
+    "status.globalSecondaryIndexesDescriptions[].keySchema[].keyType": ["HASH", "RANGE"],
+    "status.globalSecondaryIndexesDescriptions[].projection.projectionType": ["ALL", "KEYS_ONLY", "INCLUDE"],
+}
+
+
+def version(crd: dict[str, Any]) -> dict[str, Any]:
+    [only] = crd["spec"]["versions"]
+    return only
+
+
+def root(crd: dict[str, Any]) -> dict[str, Any]:
+    return version(crd)["schema"]["openAPIV3Schema"]
+
+
+def nodes(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every schema node with its path: `spec.globalSecondaryIndexes[].keySchema[].keyType`."""
+    yield path, schema
+    for name, sub in schema.get("properties", {}).items():
+        yield from nodes(sub, f"{path}.{name}" if path else name)
+    if "items" in schema:
+        yield from nodes(schema["items"], f"{path}[]")
+
+
+@pytest.fixture(scope="module")
+def ours() -> dict[str, Any]:
+    return table_crd()
+
+
+@pytest.fixture(scope="module")
+def acks() -> dict[str, Any]:
+    return yaml.safe_load(ACK_CRD.read_text())
+
+
+def test_schema_is_structural(ours: dict[str, Any]) -> None:
+    for path, node in nodes(root(ours)):
+        assert node.get("type") in {"object", "array", "string", "integer", "boolean", "number"}, path
+        assert not FORBIDDEN & node.keys(), (path, FORBIDDEN & node.keys())
+        if node["type"] == "array":
+            assert "items" in node, path
+        if node["type"] == "integer":
+            assert node["format"] == "int64", path
+        assert set(node.get("required", [])) <= node.get("properties", {}).keys(), path
+        if path.startswith("spec") and not (path.endswith("[]") and node["type"] != "object"):
+            assert node.get("description"), f"{path} has no description"
+
+
+def test_required_fields(ours: dict[str, Any]) -> None:
+    spec = root(ours)["properties"]["spec"]
+    assert spec["required"] == ["tableName", "attributeDefinitions", "keySchema"]
+    assert root(ours)["required"] == ["spec"]
+
+
+def test_enums_only_where_aws_refuses_other_values(ours: dict[str, Any]) -> None:
+    found = {path: node["enum"] for path, node in nodes(root(ours)) if "enum" in node}
+    assert found == ENUMS
+
+
+def test_every_ack_spec_field_is_there_with_the_same_type(ours: dict[str, Any], acks: dict[str, Any]) -> None:
+    mine = dict(nodes(root(ours)["properties"]["spec"], "spec"))
+    theirs = list(nodes(root(acks)["properties"]["spec"], "spec"))
+    assert len(theirs) > 60
+    for path, node in theirs:
+        assert path in mine, f"{path} is missing"
+        assert mine[path]["type"] == node["type"], path
+        assert mine[path].get("format") == node.get("format"), path
+
+
+def test_status_fields_in_common_have_acks_type(ours: dict[str, Any], acks: dict[str, Any]) -> None:
+    theirs = dict(nodes(root(acks)["properties"]["status"], "status"))
+    mine = dict(nodes(root(ours)["properties"]["status"], "status"))
+    for field in (
+        "ackResourceMetadata.arn",
+        "ackResourceMetadata.ownerAccountID",
+        "ackResourceMetadata.region",
+        "conditions[].type",
+        "conditions[].status",
+        "conditions[].reason",
+        "conditions[].message",
+        "conditions[].lastTransitionTime",
+        "tableStatus",
+        "tableID",
+        "creationDateTime",
+        "itemCount",
+        "tableSizeBytes",
+        "latestStreamARN",
+        "latestStreamLabel",
+        "globalSecondaryIndexesDescriptions[].indexStatus",
+        "replicas[].regionName",
+    ):
+        assert f"status.{field}" in mine, field
+    for path, node in mine.items():
+        if path in theirs:
+            assert (node["type"], node.get("format")) == (theirs[path]["type"], theirs[path].get("format")), path
+    for extra in (
+        "status.observedGeneration",
+        "status.lastDriftCheck.time",
+        "status.lastDriftCheck.class",
+        "status.lastDriftCheck.differences[].path",
+    ):
+        assert extra in mine, extra
+
+
+def test_served_like_acks_and_valid_on_v1_20(ours: dict[str, Any], acks: dict[str, Any]) -> None:
+    assert ours["apiVersion"] == "apiextensions.k8s.io/v1"
+    assert ours["metadata"]["name"] == acks["metadata"]["name"]
+    assert ours["spec"]["names"] == acks["spec"]["names"]
+    assert (ours["spec"]["group"], ours["spec"]["scope"]) == (acks["spec"]["group"], "Namespaced")
+    assert version(ours)["subresources"] == {"status": {}}
+    assert (version(ours)["name"], version(ours)["served"], version(ours)["storage"]) == ("v1alpha1", True, True)
+    assert version(ours)["additionalPrinterColumns"] == version(acks)["additionalPrinterColumns"]
+    assert "x-kubernetes-validations" not in yaml.safe_dump(ours)
+    assert root(ours)["properties"]["metadata"] == {"type": "object"}
