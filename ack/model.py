@@ -31,6 +31,15 @@ ADOPTION_FIELDS = "services.k8s.aws/adoption-fields"  # JSON, e.g. {"tableName":
 READ_ONLY = "services.k8s.aws/read-only"
 REGION = "services.k8s.aws/region"
 
+# The tag that marks a table as made (or adopted) by a resource: "namespace/name". Tags under these
+# prefixes belong to AWS or to this project, never to the spec, so they never drift.
+OWNER_TAG = "ackflow.dev/resource"
+SYSTEM_TAG_PREFIXES = ("aws:", "ackflow.dev/")
+
+
+def is_user_tag(key: str) -> bool:
+    return not key.startswith(SYSTEM_TAG_PREFIXES)
+
 # Condition types.
 SYNCED = "ACK.ResourceSynced"
 TERMINAL = "ACK.Terminal"

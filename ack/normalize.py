@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ack.model import (
+    is_user_tag,
     GlobalSecondaryIndex,
     KeySchemaElement,
     OnDemandThroughput,
@@ -231,8 +232,8 @@ def canonical(spec: TableSpec, billing_mode: str) -> dict[str, Any]:
             },
             "contributorInsights": "ENABLED" if spec.contributor_insights in ("ENABLE", "ENABLED") else "DISABLED",
             "resourcePolicy": _policy(spec.resource_policy),
-            # aws:* tags are AWS's own: never drift.
-            "tags": Keyed("byKey", {t.key: t.value for t in spec.tags or [] if not t.key.startswith("aws:")}),
+            # aws:* tags are AWS's own and ackflow.dev/* the project's: never drift.
+            "tags": Keyed("byKey", {t.key: t.value for t in spec.tags or [] if is_user_tag(t.key)}),
             "tableReplicas": Keyed(
                 "byRegion", {r.region_name: _replica(r, table_class) for r in spec.table_replicas or []}
             ),

@@ -24,6 +24,7 @@ from typing import Any
 
 from ack.delta import Difference
 from ack.model import (
+    is_user_tag,
     GlobalSecondaryIndex,
     KeySchemaElement,
     OnDemandThroughput,
@@ -391,7 +392,7 @@ def _attributes(keys: list[KeySchemaElement]) -> set[str]:
 
 
 def _user_tags(spec: TableSpec) -> dict[str, str]:
-    return {t.key: t.value for t in spec.tags or [] if not t.key.startswith("aws:")}
+    return {t.key: t.value for t in spec.tags or [] if is_user_tag(t.key)}
 
 
 # ------------------------------------------------------------------- spec -> boto3 parameters

@@ -60,10 +60,20 @@ def aws_client(service: str, region: str, endpoint_url: str | None = None):
     return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url, config=AWS_CONFIG)
 
 
-@functools.cache
 def kube_api_client(kubeconfig: str | None = None, context: str | None = None):
+    """One client per kubeconfig file and version of it (a restarted sandbox rewrites it with new tokens)."""
+    path = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    try:
+        version = os.stat(path).st_mtime_ns
+    except OSError:
+        raise TargetError(f"kubeconfig {path} does not exist: set KUBECONFIG") from None
+    return _kube_api_client(path, context, version)
+
+
+@functools.cache
+def _kube_api_client(path: str, context: str | None, _version: int):
     from kubernetes import client, config
 
     configuration = client.Configuration()
-    config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+    config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
     return client.ApiClient(configuration)

@@ -1,0 +1,41 @@
+"""Table manifests as users write them: YAML text, one or more documents, checked before anything is sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from ack.model import API_VERSION, KIND
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be applied; the message names the source, the document and the field."""
+
+
+def parse_manifests(text: str, source: str) -> list[dict[str, Any]]:
+    """Every document of `text` that is not empty, each a Table; all are checked before any is returned."""
+    try:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ManifestError(f"{source}: not valid YAML{where}: {problem}") from None
+    if not documents:
+        raise ManifestError(f"{source}: no manifest in it")
+    for index, doc in enumerate(documents, start=1):
+        where = f"{source} (document {index})" if len(documents) > 1 else source
+        if not isinstance(doc, dict):
+            raise ManifestError(f"{where}: a manifest must be a mapping, not a {type(doc).__name__}")
+        if doc.get("apiVersion") != API_VERSION or doc.get("kind") != KIND:
+            raise ManifestError(
+                f"{where}: apiVersion/kind is {doc.get('apiVersion')!r}/{doc.get('kind')!r}; "
+                f"only {API_VERSION}/{KIND} can be applied here"
+            )
+        metadata = doc.get("metadata")
+        if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) or not metadata["name"]:
+            raise ManifestError(f"{where}: metadata.name: Required value")
+        if not isinstance(doc.get("spec"), dict):
+            raise ManifestError(f"{where}: spec: Required value (a mapping)")
+    return documents

@@ -1,0 +1,149 @@
+"""Table resources on the Kubernetes API server: the CRD, reads, server-side apply, finalizers, status.
+
+Every write carries the resourceVersion it was computed from, so a concurrent change answers 409 and
+the caller re-reads instead of overwriting it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from kubernetes import client
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from ack.crd import table_crd
+from ack.model import CRD_NAME, FINALIZER, GROUP, PLURAL, VERSION
+from tasks.connections import Target, kube_api_client
+
+FIELD_MANAGER = "ackflow"
+CRD_WAIT_SECONDS = 30
+SCHEMA_DIGEST = "ackflow.dev/schema-digest"
+
+
+class KubeError(RuntimeError):
+    """A Kubernetes API answer a person must see, with the server's own message."""
+
+
+class Conflict(KubeError):
+    """The resource changed since it was read (409): read it again, never overwrite blindly."""
+
+
+def server_message(exc: client.ApiException) -> str:
+    """The API server's message (e.g. a 422's field errors or a 403's RBAC refusal), not the raw body."""
+    try:
+        return json.loads(exc.body).get("message") or exc.reason
+    except (TypeError, ValueError):
+        return f"{exc.status} {exc.reason}"
+
+
+@task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=1)
+def ensure_crd(target: Target) -> str:
+    """Install (or update) the Table CRD generated from the model, and wait until it is Established."""
+    extensions = client.ApiextensionsV1Api(kube_api_client(target.kubeconfig))
+    desired = table_crd()
+    # The server adds defaults to what it stores, so compare a digest of what we generated instead.
+    digest = hashlib.sha256(json.dumps(desired, sort_keys=True).encode()).hexdigest()[:16]
+    desired["metadata"].setdefault("annotations", {})[SCHEMA_DIGEST] = digest
+    try:
+        current = extensions.read_custom_resource_definition(CRD_NAME)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+        extensions.create_custom_resource_definition(desired)
+        outcome = "installed"
+    else:
+        if (current.metadata.annotations or {}).get(SCHEMA_DIGEST) == digest:
+            outcome = "found"
+        else:
+            desired["metadata"]["resourceVersion"] = current.metadata.resource_version
+            extensions.replace_custom_resource_definition(CRD_NAME, desired)
+            outcome = "updated"
+    deadline = time.monotonic() + CRD_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        conditions = extensions.read_custom_resource_definition(CRD_NAME).status.conditions or []
+        if any(c.type == "Established" and c.status == "True" for c in conditions):
+            return outcome
+        time.sleep(0.2)
+    raise KubeError(f"the CRD {CRD_NAME} was not Established within {CRD_WAIT_SECONDS} s")
+
+
+def _custom(target: Target) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(kube_api_client(target.kubeconfig))
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def read_resource(target: Target, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        return _custom(target).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def list_resources(target: Target, namespace: str | None = None, label_selector: str | None = None) -> list[dict]:
+    """All Table resources in a namespace (or every namespace), page by page."""
+    items: list[dict] = []
+    token = None
+    while True:
+        kwargs = {"limit": 500, "_continue": token, "label_selector": label_selector or ""}
+        if namespace:
+            page = _custom(target).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, **kwargs)
+        else:
+            page = _custom(target).list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)
+        items.extend(page["items"])
+        token = page["metadata"].get("continue")
+        if not token:
+            return items
+
+
+@task(cache_policy=NO_CACHE)
+def apply_resource(target: Target, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Server-side apply, as `kubectl apply --server-side` does: re-applying the same manifest is a no-op."""
+    meta = manifest["metadata"]
+    return _custom(target).patch_namespaced_custom_object(
+        GROUP, VERSION, meta.get("namespace", "default"), PLURAL, meta["name"], manifest,
+        field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml",
+    )
+
+
+def _merge_patch(target: Target, resource: dict[str, Any], body: dict[str, Any], status: bool = False) -> dict:
+    """A merge patch that carries the resourceVersion it was computed from: stale means 409, not overwrite."""
+    meta = resource["metadata"]
+    body = {**body, "metadata": {**body.get("metadata", {}), "resourceVersion": meta["resourceVersion"]}}
+    api = _custom(target)
+    patch = api.patch_namespaced_custom_object_status if status else api.patch_namespaced_custom_object
+    try:
+        return patch(GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], body,
+                     _content_type="application/merge-patch+json")
+    except client.ApiException as exc:
+        if exc.status == 409:
+            raise Conflict(f"{meta['namespace']}/{meta['name']} changed while it was reconciled") from None
+        raise
+
+
+@task(cache_policy=NO_CACHE)
+def set_finalizer(target: Target, resource: dict[str, Any], present: bool) -> dict[str, Any]:
+    finalizers = [f for f in resource["metadata"].get("finalizers", []) if f != FINALIZER]
+    if present:
+        finalizers.append(FINALIZER)
+    if finalizers == resource["metadata"].get("finalizers", []):
+        return resource
+    return _merge_patch(target, resource, {"metadata": {"finalizers": finalizers}})
+
+
+@task(cache_policy=NO_CACHE)
+def write_status(target: Target, resource: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    """Replace the status through the /status subresource, guarded by the resource's resourceVersion."""
+    removed = {key: None for key in resource.get("status", {}) if key not in status}  # merge-patch deletes
+    return _merge_patch(target, resource, {"status": {**removed, **status}}, status=True)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def namespace_annotations(target: Target, namespace: str) -> dict[str, str]:
+    return client.CoreV1Api(kube_api_client(target.kubeconfig)).read_namespace(namespace).metadata.annotations or {}
