@@ -11,14 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kubernetes.client import ApiException
 from prefect import flow
 
 from ack.manifests import ManifestError, parse_manifests
 from ack.outcome import Outcome, summary
 from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, reconcile_table
 from tasks.connections import TargetKind, resolve_target
-from tasks.kube_tables import apply_resource, ensure_crd, server_message
+from tasks.kube_tables import apply_resource, ensure_crd
 
 
 def read_manifests(files: list[str]) -> list[dict[str, Any]]:
@@ -44,13 +43,12 @@ def apply(manifests: list[dict[str, Any]], target: TargetKind = "sandbox",
     for manifest in manifests:
         meta = manifest["metadata"]
         namespace = meta.setdefault("namespace", "default")
-        try:
-            apply_resource(where, manifest)
-            applied.append((namespace, meta["name"]))
-        except ApiException as exc:  # the API server's verdict: schema (422), permissions (403)
+        if refusal := apply_resource(where, manifest):  # the API server's verdict: schema, permissions
             outcomes.append(Outcome(namespace=namespace, name=meta["name"],
                                     table=str((manifest.get("spec") or {}).get("tableName", "")),
-                                    state="Refused", message=server_message(exc)))
+                                    state="Refused", message=refusal))
+        else:
+            applied.append((namespace, meta["name"]))
     outcomes += [reconcile_table(ns, name, where, timeout_seconds) for ns, name in applied]
     print("\n" + summary(outcomes))
     return outcomes

@@ -103,13 +103,20 @@ def list_resources(target: Target, namespace: str | None = None, label_selector:
 
 
 @task(cache_policy=NO_CACHE)
-def apply_resource(target: Target, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Server-side apply, as `kubectl apply --server-side` does: re-applying the same manifest is a no-op."""
+def apply_resource(target: Target, manifest: dict[str, Any]) -> str:
+    """Server-side apply, as `kubectl apply --server-side` does: re-applying the same manifest is a no-op.
+    Returns "" when applied, else the API server's refusal (schema 422, permissions 403) for a person."""
     meta = manifest["metadata"]
-    return _custom(target).patch_namespaced_custom_object(
-        GROUP, VERSION, meta.get("namespace", "default"), PLURAL, meta["name"], manifest,
-        field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml",
-    )
+    try:
+        _custom(target).patch_namespaced_custom_object(
+            GROUP, VERSION, meta.get("namespace", "default"), PLURAL, meta["name"], manifest,
+            field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml",
+        )
+    except client.ApiException as exc:
+        if exc.status in (400, 403, 404, 422):
+            return server_message(exc)
+        raise
+    return ""
 
 
 def _merge_patch(target: Target, resource: dict[str, Any], body: dict[str, Any], status: bool = False) -> dict:

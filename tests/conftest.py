@@ -27,3 +27,20 @@ def sandbox_env(sandbox):
     yield sandbox.environ()
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A Prefect API of the tests' own (a temporary database), shared by the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def target(sandbox_env, prefect_api):
+    """Where the flows act: the session's sandbox."""
+    from tasks.connections import resolve_target
+
+    return resolve_target("sandbox")

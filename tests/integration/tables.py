@@ -1,0 +1,95 @@
+"""Helpers for tests that drive Table resources through the flows and look at both sides."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+import boto3
+from kubernetes import client
+
+from ack.model import GROUP, PLURAL, VERSION
+from flows.apply import apply
+from flows.reconcile import reconcile_table
+from sandbox.aws import calls, reset_calls
+from tasks.connections import Target, kube_api_client
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def manifest(name: str, spec: dict[str, Any], namespace: str = "default",
+             annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Table", "metadata": meta, "spec": copy.deepcopy(spec)}
+
+
+def simple_spec(table_name: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "tableName": table_name,
+        "attributeDefinitions": [{"attributeName": "id", "attributeType": "S"}],
+        "keySchema": [{"attributeName": "id", "keyType": "HASH"}],
+        "billingMode": "PAY_PER_REQUEST",
+        **extra,
+    }
+
+
+class Cluster:
+    """The Kubernetes side of the tests: Table resources as the API server holds them."""
+
+    def __init__(self, target: Target):
+        self.api = client.CustomObjectsApi(kube_api_client(target.kubeconfig))
+        self.core = client.CoreV1Api(kube_api_client(target.kubeconfig))
+
+    def get(self, name: str, namespace: str = "default") -> dict[str, Any]:
+        return self.api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+
+    def exists(self, name: str, namespace: str = "default") -> bool:
+        try:
+            self.get(name, namespace)
+            return True
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+
+    def delete(self, name: str, namespace: str = "default") -> None:
+        self.api.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+
+    def condition(self, name: str, type_: str, namespace: str = "default") -> dict[str, Any] | None:
+        status = self.get(name, namespace).get("status") or {}
+        return next((c for c in status.get("conditions", []) if c["type"] == type_), None)
+
+
+def dynamodb(target: Target):
+    return boto3.client("dynamodb", region_name=target.region, endpoint_url=target.aws_endpoint_url)
+
+
+def describe(target: Target, table_name: str) -> dict[str, Any]:
+    return dynamodb(target).describe_table(TableName=table_name)["Table"]
+
+
+def table_exists(target: Target, table_name: str) -> bool:
+    return table_name in dynamodb(target).list_tables()["TableNames"]
+
+
+class CallCounter:
+    """The AWS calls the local endpoint received since the last reset."""
+
+    def __init__(self, target: Target, access_key_id: str):
+        self.target = target
+        self.key = access_key_id
+
+    def reset(self) -> None:
+        reset_calls(self.target.aws_endpoint_url, self.key)
+
+    def operations(self, service: str = "dynamodb") -> list[str]:
+        return [c["operation"] for c in calls(self.target.aws_endpoint_url, self.key) if c["service"] == service]
+
+
+__all__ = ["apply", "reconcile_table", "manifest", "simple_spec", "unique", "Cluster", "dynamodb", "describe",
+           "table_exists", "CallCounter"]
