@@ -30,9 +30,16 @@ TERMINAL_AWS_CODES = frozenset(
 BUSY_AWS_CODES = frozenset({"ResourceInUseException", "LimitExceededException"})
 
 
+# AWS's own rate limits on some changes (TTL within an hour, a switch to PROVISIONED within 24 hours):
+# the request is right but early, whatever the error code says.
+RATE_LIMIT_PHRASES = ("multiple times within a fixed interval", "once every 24 hours", "limited to once in")
+
+
 def from_aws(code: str, message: str, action: str) -> ReconcileError:
     """The reconcile error for an AWS error `code` answered to `action` (e.g. "UpdateTable")."""
     text = f"{action}: {code}: {message}"
+    if any(phrase in message for phrase in RATE_LIMIT_PHRASES):
+        return Recoverable("RetryLater", text)
     if code in TERMINAL_AWS_CODES:
         return Terminal(code, text)
     return Recoverable("Busy" if code in BUSY_AWS_CODES else code or "AWSError", text)

@@ -31,6 +31,12 @@ ADOPTION_FIELDS = "services.k8s.aws/adoption-fields"  # JSON, e.g. {"tableName":
 READ_ONLY = "services.k8s.aws/read-only"
 REGION = "services.k8s.aws/region"
 
+# Opt-ins and policies of this project (ACK has none): destroying what the spec does not name,
+# recreating a table deleted outside the cluster, and what drift checks may do (remediate | detect-only).
+ALLOW_DESTRUCTIVE = "ackflow.dev/allow-destructive"
+RECREATE_MISSING = "ackflow.dev/recreate-missing"
+DRIFT_POLICY = "ackflow.dev/drift-policy"
+
 # The tag that marks a table as made (or adopted) by a resource: "namespace/name". Tags under these
 # prefixes belong to AWS or to this project, never to the spec, so they never drift.
 OWNER_TAG = "ackflow.dev/resource"
@@ -354,7 +360,8 @@ class DriftCheck(_Reported):
 
     time: Timestamp | None = Field(None, description="When the check ran.")
     class_: str | None = Field(
-        None, alias="class", description="The outcome: InSync, Drifted (reported only) or Remediated."
+        None, alias="class",
+        description="IN_SYNC, DRIFTED (reported), REMEDIATED, MISSING, NOT_READY or ERROR.",
     )
     differences: list[DriftDifference] | None = Field(None, description="What differed.")
 

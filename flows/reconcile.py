@@ -23,11 +23,13 @@ from ack.model import (
     ADOPTED,
     ADOPTION_FIELDS,
     ADOPTION_POLICY,
+    ALLOW_DESTRUCTIVE,
     DELETION_POLICY,
     FINALIZER,
     NAMESPACE_DELETION_POLICY,
     OWNER_TAG,
     READ_ONLY,
+    RECREATE_MISSING,
     TableSpec,
 )
 from ack.outcome import Outcome, summary
@@ -45,10 +47,6 @@ from tasks.kube_tables import (
     write_status,
 )
 
-# Opt-ins of this project (ACK has no equivalent): destroying what the spec does not name, and
-# recreating a table that was deleted outside the cluster.
-ALLOW_DESTRUCTIVE = "ackflow.dev/allow-destructive"
-RECREATE_MISSING = "ackflow.dev/recreate-missing"
 # What the sandbox's AWS endpoint cannot serve: refused before any AWS call, with this field named.
 SANDBOX_UNSUPPORTED = ("tableReplicas", "resourcePolicy", "sseSpecification.kmsMasterKeyRef")
 CONFLICT_RETRIES = 3
@@ -98,7 +96,7 @@ def _converge(target: Target, resource: dict[str, Any], timeout_seconds: float) 
                 conditions = cond.adopted(conditions, f"took over the existing table {spec.table_name}")
             allow_destructive = (annotations.get(ALLOW_DESTRUCTIVE) == "true"
                                  or not _is_true(conditions, ADOPTED))
-            live = _rounds(target, spec, live, deadline, allow_destructive)
+            live = converge_table(target, spec, live, deadline, allow_destructive)
             conditions = cond.synced(conditions)
     except Terminal as exc:
         state, message = "Terminal", exc.message
@@ -107,7 +105,7 @@ def _converge(target: Target, resource: dict[str, Any], timeout_seconds: float) 
         state, message = "Recoverable", exc.message
         conditions = cond.recoverable(conditions, exc.reason, exc.message)
 
-    new_status = _status(status, live, conditions, meta.get("generation"))
+    new_status = status_after(status, live, conditions, meta.get("generation"))
     if cond.status_changed(status, new_status):
         write_status(target, resource, new_status)
     return Outcome(namespace=meta["namespace"], name=meta["name"], table=spec_name, state=state, message=message)
@@ -204,7 +202,8 @@ def _settled(target: Target, spec: TableSpec, deadline: float) -> LiveTable:
     return live
 
 
-def _rounds(target: Target, spec: TableSpec, live: LiveTable, deadline: float, allow_destructive: bool) -> LiveTable:
+def converge_table(target: Target, spec: TableSpec, live: LiveTable, deadline: float,
+                   allow_destructive: bool) -> LiveTable:
     """Read, diff, plan and run one round at a time until nothing differs (or the deadline passes)."""
     while True:
         differences = delta(spec, live.observed.spec)
@@ -241,7 +240,7 @@ def _observe_only(spec: TableSpec, live: LiveTable | None) -> tuple[LiveTable, s
     return live, f"read-only: {len(differences)} differences not applied: " + ", ".join(d.path for d in differences)
 
 
-def _status(old: dict[str, Any], live: LiveTable | None, conditions: list[dict], generation: int | None) -> dict:
+def status_after(old: dict[str, Any], live: LiveTable | None, conditions: list[dict], generation: int | None) -> dict:
     """The new status: what AWS reports, the conditions, and the drift record the drift flow keeps."""
     observed = cond.status_from_describe(live.describe) if live else {
         key: value for key, value in old.items() if key not in ("conditions", "observedGeneration", "lastDriftCheck")
