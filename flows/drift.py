@@ -41,7 +41,7 @@ from ack.validate import validate
 from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, converge_table, reconcile_table, status_after
 from tasks.connections import Target, TargetKind, resolve_target
 from tasks.dynamodb import LiveTable, owned_tables_outside, read_live, read_tables
-from tasks.kube_tables import Conflict, list_resources, write_status
+from tasks.kube_tables import Conflict, list_resources, read_resource, write_status
 
 REPORT_ARTIFACT = "drift-report"
 SUMMARY_ARTIFACT = "drift-summary"
@@ -68,7 +68,8 @@ def drift(namespace: str | None = None, label_selector: str | None = None, detec
     resources = {f"{r['metadata']['namespace']}/{r['metadata']['name']}": r
                  for r in list_resources(where, namespace, label_selector)}
     checks, specs, lives = check_tables(where, resources, default_policy, concurrency)
-    checks += unmanaged_tables(where, {s.table_name for s in specs.values()})
+    checks += unmanaged_tables(where, {s.table_name for s in specs.values()}, set(resources), namespace,
+                               bool(label_selector))
     for check in checks:
         if check.drift_class not in DRIFT_FOUND:
             continue
@@ -133,12 +134,20 @@ def check_tables(target: Target, resources: dict[str, dict[str, Any]], default_p
 
 
 @task(cache_policy=NO_CACHE)
-def unmanaged_tables(target: Target, managed: set[str]) -> list[TableCheck]:
-    """Tables that carry the ownership tag but that no resource names: reported, never touched."""
-    return [TableCheck(namespace=owner.split("/")[0], name=owner.split("/")[-1], table=name,
-                       drift_class=DriftClass.UNMANAGED, policy="detect-only",
-                       message=f"tagged as managed by {owner}, but no Table resource names it")
-            for name, owner in sorted(owned_tables_outside(target, managed).items())]
+def unmanaged_tables(target: Target, managed: set[str], listed: set[str], namespace: str | None,
+                     partial: bool) -> list[TableCheck]:
+    """Tables that carry the ownership tag of a resource (in scope) that no longer exists: reported, never
+    touched. `listed` holds the resources seen; when a label selector made it `partial`, ask the cluster."""
+    checks = []
+    for table, owner in sorted(owned_tables_outside(target, managed).items()):
+        owner_namespace, _, owner_name = owner.partition("/")
+        if owner in listed or (namespace and owner_namespace != namespace):
+            continue
+        if partial and read_resource.fn(target, owner_namespace, owner_name) is not None:
+            continue
+        checks.append(TableCheck(owner_namespace, owner_name, table, DriftClass.UNMANAGED, policy="detect-only",
+                                 message=f"tagged as managed by {owner}, but that Table resource does not exist"))
+    return checks
 
 
 Actions = dict[str, tuple[Action, str]]
@@ -212,9 +221,9 @@ def _conditions_after(conditions: list[dict], check: TableCheck) -> list[dict]:
         return cond.synced(conditions)
     if check.drift_class == DriftClass.ERROR:
         return cond.recoverable(conditions, "DriftCheckFailed", check.message)
-    failed = [m for a, m in check.actions.values() if a in (Action.FAILED, Action.RETRY_LATER)]
-    if failed:
-        return cond.recoverable(conditions, "RemediationFailed", "; ".join(failed))
+    for action, reason in ((Action.RETRY_LATER, "RetryLater"), (Action.FAILED, "RemediationFailed")):
+        if messages := sorted({m for a, m in check.actions.values() if a == action}):
+            return cond.recoverable(conditions, reason, "; ".join(messages))
     what = ", ".join(d.path for d in check.differences) or check.message
     return cond.set_condition(conditions, "ACK.ResourceSynced", "False", "Drifted", f"drift: {what}")
 

@@ -13,9 +13,14 @@ import pytest  # noqa: E402
 from sandbox.stack import Sandbox  # noqa: E402
 
 
+# AWS allows one Time to Live change an hour and one switch to PROVISIONED a day; the session's sandbox
+# lifts both so tests can drift a table and fix it within seconds (test_drift_limits keeps them).
+NO_RATE_LIMITS = {"SANDBOX_AWS_TTL_WINDOW": "0", "SANDBOX_AWS_BILLING_WINDOW": "0"}
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory):
-    with Sandbox(tmp_path_factory.mktemp("sandbox")) as running:
+    with Sandbox(tmp_path_factory.mktemp("sandbox"), aws_env=NO_RATE_LIMITS) as running:
         yield running
 
 

@@ -254,6 +254,40 @@ class NoThroughputOnDemand(Rule):
         )
 
 
+class ChangeRateLimits(Rule):
+    """AWS's own rate limits: a table's Time to Live changes at most once per `ttl_window` (an hour on AWS),
+    and it switches to PROVISIONED at most once per `billing_window` (24 hours on AWS)."""
+
+    operations = frozenset({"UpdateTable", "UpdateTimeToLive"})
+
+    def __init__(self, ttl_window: float, billing_window: float, find_table: FindTable,
+                 clock: Clock = time.monotonic):
+        self.windows = {"UpdateTimeToLive": ttl_window, "UpdateTable": billing_window}
+        self.find_table = find_table
+        self.clock = clock
+        self._last: dict[tuple[str, Key], float] = {}  # (operation, table) -> when it last changed
+
+    def _limited(self, call: Call) -> bool:
+        if call.operation == "UpdateTimeToLive":
+            return True
+        table = self.find_table(call)
+        return call.params.get("BillingMode") == "PROVISIONED" and table is not None \
+            and table.billing_mode == "PAY_PER_REQUEST"
+
+    def before(self, call: Call) -> Refusal | None:
+        if not self._limited(call):
+            return None
+        key, now = (call.operation, table_key(call)), self.clock()
+        if key in self._last and now < self._last[key] + self.windows[call.operation]:
+            if call.operation == "UpdateTimeToLive":
+                return Refusal("ValidationException", "Time to live has been modified multiple times within a "
+                                                      "fixed interval")
+            return Refusal("LimitExceededException", "Subscriber limit exceeded: a switch to PROVISIONED billing "
+                                                     "mode is allowed once every 24 hours")
+        self._last[key] = now  # asked after every other refusal: this call goes through
+        return None
+
+
 class MissingIndex(Rule):
     """Deleting or updating a GSI the table does not have: AWS says ResourceNotFound, moto fails with HTTP 500."""
 
@@ -401,7 +435,8 @@ class StreamDisableDropsShard(Rule):
 
 
 def default_rules(
-    table_delay: float, index_delay: float, msk_delay: float, find_table: FindTable, clock: Clock = time.monotonic
+    table_delay: float, index_delay: float, msk_delay: float, find_table: FindTable, clock: Clock = time.monotonic,
+    ttl_window: float = 3600.0, billing_window: float = 86400.0,
 ) -> list[Rule]:
     """All rules in the order they are asked: refusals that only validate first, the one that changes moto last."""
     timeline = TableTimeline(table_delay, index_delay, clock)
@@ -412,6 +447,7 @@ def default_rules(
         MissingIndex(find_table),
         OneIndexAtATime(timeline),
         NoUpdateWhileBusy(timeline),
+        ChangeRateLimits(ttl_window, billing_window, find_table, clock),  # the last refusal: it records
         StreamReenable(find_table),
         TableStatus(timeline),
         IndexStatus(timeline),

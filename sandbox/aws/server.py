@@ -50,6 +50,8 @@ class Settings:
     table_delay: float = 0.5
     index_delay: float = 0.5
     msk_delay: float = 1.0
+    ttl_window: float = 3600.0  # AWS: one Time to Live change per hour
+    billing_window: float = 86400.0  # AWS: one switch to PROVISIONED per 24 hours
     faults: tuple[Fault, ...] = ()
     fault_seed: str | None = None
 
@@ -61,6 +63,8 @@ class Settings:
             table_delay=_seconds(env, "SANDBOX_AWS_TABLE_DELAY", cls.table_delay),
             index_delay=_seconds(env, "SANDBOX_AWS_INDEX_DELAY", cls.index_delay),
             msk_delay=_seconds(env, "SANDBOX_AWS_MSK_DELAY", cls.msk_delay),
+            ttl_window=_seconds(env, "SANDBOX_AWS_TTL_WINDOW", cls.ttl_window),
+            billing_window=_seconds(env, "SANDBOX_AWS_BILLING_WINDOW", cls.billing_window),
             faults=tuple(parse_faults(env.get("SANDBOX_AWS_FAULTS", ""))),
             fault_seed=env.get("SANDBOX_AWS_FAULT_SEED") or None,
         )
@@ -219,7 +223,8 @@ class Endpoint:
         self.settings = settings
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.faults = Faults(list(settings.faults), settings.fault_seed)
-        self.rules = default_rules(settings.table_delay, settings.index_delay, settings.msk_delay, moto_table)
+        self.rules = default_rules(settings.table_delay, settings.index_delay, settings.msk_delay, moto_table,
+                                   ttl_window=settings.ttl_window, billing_window=settings.billing_window)
         self.calls = CallLog()
         # Rules check state, then moto changes it: one call with rules at a time keeps the two consistent.
         self._lock = threading.Lock()

@@ -13,6 +13,7 @@ from werkzeug.test import EnvironBuilder
 from sandbox.aws.faults import Fault, Faults, parse_faults
 from sandbox.aws.rules import (
     Call,
+    ChangeRateLimits,
     IndexStatus,
     MissingIndex,
     MskActivation,
@@ -193,6 +194,33 @@ def find_in(backend: DynamoDBBackend) -> Any:
     return lambda call: backend.tables.get(table_key(call)[1])
 
 
+def test_time_to_live_changes_once_per_window() -> None:
+    clock = Clock()
+    rule = ChangeRateLimits(3600, 86400, lambda call: None, clock)
+    change = ddb("UpdateTimeToLive", TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+    assert rule.before(change) is None
+    clock.now += 3599
+    refusal = rule.before(change)
+    assert refusal is not None and refusal.code == "ValidationException"
+    assert "modified multiple times within a fixed interval" in refusal.message
+    clock.now += 2
+    assert rule.before(change) is None
+
+
+def test_switch_to_provisioned_once_per_window(moto_ddb: DynamoDBBackend) -> None:
+    clock = Clock()
+    rule = ChangeRateLimits(3600, 86400, find_in(moto_ddb), clock)
+    switch = ddb("UpdateTable", BillingMode="PROVISIONED",
+                 ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+    assert rule.before(switch) is None
+    assert rule.before(ddb("UpdateTable", BillingMode="PAY_PER_REQUEST")) is None  # the other way: no limit
+    clock.now += 3600
+    refusal = rule.before(switch)  # the table is still PAY_PER_REQUEST in moto: a second switch
+    assert refusal is not None and refusal.code == "LimitExceededException"
+    clock.now += 86400
+    assert rule.before(switch) is None
+
+
 def test_throughput_on_pay_per_request_table_only_with_the_switch(moto_ddb: DynamoDBBackend) -> None:
     rule = NoThroughputOnDemand(find_in(moto_ddb))
     throughput = {"ReadCapacityUnits": 5, "WriteCapacityUnits": 5}
@@ -289,6 +317,8 @@ def test_default_rules_only_validate_before_changing_moto() -> None:
     names = [type(rule).__name__ for rule in default_rules(0, 0, 0, lambda call: None)]
     refusing = ("NothingToUpdate", "OneIndexChangePerCall", "MissingIndex", "OneIndexAtATime", "NoUpdateWhileBusy")
     assert names.index("StreamReenable") > max(names.index(name) for name in refusing)
+    # ChangeRateLimits records a change when it lets it through: no other refusal may follow it.
+    assert names.index("ChangeRateLimits") > max(names.index(name) for name in refusing)
 
 
 # --- faults ------------------------------------------------------------------------------------------

@@ -1,0 +1,223 @@
+"""Drift made out of band with boto3, as a person at the AWS console would: detected exactly, fixed (or
+reported) per policy, never losing an item; a second run finds everything in sync and changes nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from ack.model import ALLOW_DESTRUCTIVE, RECREATE_MISSING
+from flows.drift import drift
+from tests.integration.tables import CallCounter, Cluster, apply, describe, dynamodb, manifest, unique
+
+pytestmark = pytest.mark.integration
+MUTATING = ("Create", "Update", "Delete", "Tag", "Untag", "Put", "Restore")
+THROUGHPUT = {"readCapacityUnits": 5, "writeCapacityUnits": 5}
+ITEMS = 12
+
+
+def base_spec(table_name: str) -> dict[str, Any]:
+    return {
+        "tableName": table_name,
+        "attributeDefinitions": [{"attributeName": "id", "attributeType": "S"},
+                                 {"attributeName": "state", "attributeType": "S"}],
+        "keySchema": [{"attributeName": "id", "keyType": "HASH"}],
+        "billingMode": "PROVISIONED",
+        "provisionedThroughput": THROUGHPUT,
+        "globalSecondaryIndexes": [{"indexName": "by-state",
+                                    "keySchema": [{"attributeName": "state", "keyType": "HASH"}],
+                                    "projection": {"projectionType": "KEYS_ONLY"},
+                                    "provisionedThroughput": THROUGHPUT}],
+        "streamSpecification": {"streamEnabled": True, "streamViewType": "NEW_IMAGE"},
+        "timeToLive": {"attributeName": "expires", "enabled": True},
+        "continuousBackups": {"pointInTimeRecoveryEnabled": True},
+        "deletionProtectionEnabled": True,
+        "tags": [{"key": "team", "value": "platform"}],
+    }
+
+
+@dataclass
+class Case:
+    """One kind of drift: how it is made, what a detect-only run must report, what remediation does."""
+
+    name: str
+    make: Callable[[Any, str], None]  # (dynamodb client, table name)
+    expected: dict[str, tuple[Any, Any]]  # field path -> (desired, actual), as the report shows them
+    action: str = "remediated"
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+def _arn(ddb, table: str) -> str:
+    return ddb.describe_table(TableName=table)["Table"]["TableArn"]
+
+
+CASES = [
+    Case("throughput",
+         lambda ddb, t: ddb.update_table(TableName=t, ProvisionedThroughput={"ReadCapacityUnits": 7,
+                                                                             "WriteCapacityUnits": 9}),
+         {"spec.provisionedThroughput.readCapacityUnits": ("5", "7"),
+          "spec.provisionedThroughput.writeCapacityUnits": ("5", "9")}),
+    Case("tags",
+         lambda ddb, t: (ddb.untag_resource(ResourceArn=_arn(ddb, t), TagKeys=["team"]),
+                         ddb.tag_resource(ResourceArn=_arn(ddb, t), Tags=[{"Key": "cost", "Value": "x"}])),
+         {"spec.tags[byKey:team]": ("platform", ""), "spec.tags[byKey:cost]": ("", "x")}),
+    Case("ttl-disabled",
+         lambda ddb, t: ddb.update_time_to_live(TableName=t, TimeToLiveSpecification={"Enabled": False,
+                                                                                     "AttributeName": "expires"}),
+         {"spec.timeToLive.enabled": ("true", "false"), "spec.timeToLive.attributeName": ("expires", "")}),
+    Case("pitr-disabled",
+         lambda ddb, t: ddb.update_continuous_backups(
+             TableName=t, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False}),
+         {"spec.continuousBackups.pointInTimeRecoveryEnabled": ("true", "false")}),
+    Case("stream-disabled",
+         lambda ddb, t: ddb.update_table(TableName=t, StreamSpecification={"StreamEnabled": False}),
+         {"spec.streamSpecification.streamEnabled": ("true", "false"),
+          "spec.streamSpecification.streamViewType": ("NEW_IMAGE", "")}),
+    Case("deletion-protection-off",
+         lambda ddb, t: ddb.update_table(TableName=t, DeletionProtectionEnabled=False),
+         {"spec.deletionProtectionEnabled": ("true", "false")}),
+    Case("billing-switched",
+         lambda ddb, t: ddb.update_table(TableName=t, BillingMode="PAY_PER_REQUEST"),
+         {"spec.billingMode": ("PROVISIONED", "PAY_PER_REQUEST")}),
+    Case("gsi-throughput",
+         lambda ddb, t: ddb.update_table(TableName=t, GlobalSecondaryIndexUpdates=[{"Update": {
+             "IndexName": "by-state", "ProvisionedThroughput": {"ReadCapacityUnits": 3, "WriteCapacityUnits": 4}}}]),
+         {"spec.globalSecondaryIndexes[byName:by-state].provisionedThroughput.readCapacityUnits": ("5", "3"),
+          "spec.globalSecondaryIndexes[byName:by-state].provisionedThroughput.writeCapacityUnits": ("5", "4")}),
+]
+EXTRA_GSI = {"Create": {"IndexName": "extra", "KeySchema": [{"AttributeName": "state", "KeyType": "HASH"}],
+                        "Projection": {"ProjectionType": "ALL"},
+                        "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}}
+GSI_CASES = [
+    Case("gsi-added", lambda ddb, t: ddb.update_table(TableName=t, GlobalSecondaryIndexUpdates=[EXTRA_GSI]),
+         {"spec.globalSecondaryIndexes[byName:extra]": ("", None)}, action="reported"),
+    Case("gsi-added-opt-in", lambda ddb, t: ddb.update_table(TableName=t, GlobalSecondaryIndexUpdates=[EXTRA_GSI]),
+         {"spec.globalSecondaryIndexes[byName:extra]": ("", None)}, annotations={ALLOW_DESTRUCTIVE: "true"}),
+]
+
+
+@pytest.fixture(scope="module")
+def cluster(target):
+    return Cluster(target)
+
+
+@pytest.fixture
+def aws_calls(target, sandbox):
+    return CallCounter(target, sandbox.aws.access_key_id)
+
+
+def _namespace(cluster: Cluster) -> str:
+    name = unique("drift")
+    cluster.core.create_namespace({"metadata": {"name": name}})
+    return name
+
+
+def _synced_table(cluster: Cluster, target, case: Case) -> tuple[str, str, str]:
+    namespace, table = _namespace(cluster), unique(case.name)
+    [outcome] = apply([manifest("t", base_spec(table), namespace, case.annotations)])
+    assert outcome.state == "Synced", outcome.message
+    ddb = dynamodb(target)
+    for i in range(ITEMS):
+        ddb.put_item(TableName=table, Item={"id": {"S": f"item-{i}"}, "state": {"S": "new"}})
+    return namespace, table, "t"
+
+
+def _drift(tmp_path, namespace: str, **kwargs: Any) -> tuple[Any, list[dict[str, Any]]]:
+    report = tmp_path / f"{unique('report')}.json"
+    result = drift(namespace=namespace, report_path=str(report), **kwargs)
+    return result, json.loads(report.read_text())
+
+
+def _mutations(aws_calls: CallCounter) -> list[str]:
+    return [op for op in aws_calls.operations() if op.startswith(MUTATING)]
+
+
+def _settle(target, table: str) -> None:
+    """Wait, as a person would have, until AWS finished the out-of-band change (table and indexes ACTIVE)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        t = describe(target, table)
+        if t["TableStatus"] == "ACTIVE" and all(i["IndexStatus"] == "ACTIVE" for i in t.get("GlobalSecondaryIndexes", [])):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{table} did not settle")
+
+
+def _items(target, table: str) -> int:
+    return dynamodb(target).scan(TableName=table, Select="COUNT")["Count"]
+
+
+@pytest.mark.parametrize("case", CASES + GSI_CASES, ids=lambda c: c.name)
+def test_drift_is_detected_then_fixed_without_losing_data(case, target, cluster, aws_calls, tmp_path):
+    namespace, table, _ = _synced_table(cluster, target, case)
+    case.make(dynamodb(target), table)
+    _settle(target, table)
+
+    aws_calls.reset()
+    result, rows = _drift(tmp_path, namespace, detect_only=True)
+    assert _mutations(aws_calls) == [], "a detect-only run changed AWS"
+    assert result.drift_found and result.counts["DRIFTED"] == 1
+    found = {row["field"]: row for row in rows}
+    assert set(found) == set(case.expected)
+    for path, (desired, actual) in case.expected.items():
+        assert found[path]["class"] == "DRIFTED" and found[path]["action"] == "reported"
+        assert found[path]["desired"] == desired
+        if actual is not None:
+            assert found[path]["actual"] == actual
+    record = cluster.get("t", namespace)["status"]["lastDriftCheck"]
+    assert record["class"] == "DRIFTED" and len(record["differences"]) == len(case.expected)
+
+    result, rows = _drift(tmp_path, namespace)
+    assert {row["field"]: row["action"] for row in rows} == {path: case.action for path in case.expected}
+    if case.action == "remediated":
+        assert cluster.get("t", namespace)["status"]["lastDriftCheck"]["class"] == "REMEDIATED"
+        aws_calls.reset()
+        result, rows = _drift(tmp_path, namespace)
+        assert [row["class"] for row in rows] == ["IN_SYNC"]
+        assert not result.drift_found
+        assert _mutations(aws_calls) == [], "a run over tables in sync changed something"
+    else:
+        assert "extra" in {i["IndexName"] for i in describe(target, table)["GlobalSecondaryIndexes"]}
+    assert _items(target, table) == ITEMS
+
+
+def test_a_deleted_table_is_reported_and_recreated_only_on_opt_in(target, cluster, aws_calls, tmp_path):
+    namespace, table, name = _synced_table(cluster, target, Case("deleted", lambda *_: None, {}))
+    ddb = dynamodb(target)
+    ddb.update_table(TableName=table, DeletionProtectionEnabled=False)
+    ddb.delete_table(TableName=table)
+
+    result, rows = _drift(tmp_path, namespace)
+    assert result.counts["MISSING"] == 1
+    assert rows[0]["class"] == "MISSING" and rows[0]["action"] == "reported"
+    assert RECREATE_MISSING in rows[0]["message"]
+    assert table not in ddb.list_tables()["TableNames"]
+
+    resource = cluster.get(name, namespace)
+    cluster.api.patch_namespaced_custom_object(
+        "dynamodb.services.k8s.aws", "v1alpha1", namespace, "tables", name,
+        {"metadata": {"annotations": {RECREATE_MISSING: "true"}}, "spec": resource["spec"]})
+    result, rows = _drift(tmp_path, namespace)
+    assert rows[0]["action"] == "remediated"
+    assert describe(target, table)["TableStatus"] == "ACTIVE"
+
+
+def test_a_key_schema_difference_requires_replacement_and_touches_nothing(target, cluster, aws_calls, tmp_path):
+    namespace, table, name = _synced_table(cluster, target, Case("keys", lambda *_: None, {}))
+    spec = base_spec(table)
+    spec["attributeDefinitions"].append({"attributeName": "other", "attributeType": "S"})
+    spec["keySchema"] = [{"attributeName": "id", "keyType": "HASH"}, {"attributeName": "other", "keyType": "RANGE"}]
+    resource = cluster.get(name, namespace)
+    resource["spec"] = spec
+    cluster.api.replace_namespaced_custom_object("dynamodb.services.k8s.aws", "v1alpha1", namespace, "tables",
+                                                 name, resource)
+    aws_calls.reset()
+    result, rows = _drift(tmp_path, namespace)
+    assert {row["action"] for row in rows if row["field"].startswith("spec.keySchema")} == {"requires replacement"}, rows[0]["message"]
+    assert _mutations(aws_calls) == []
+    assert _items(target, table) == ITEMS
