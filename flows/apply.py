@@ -16,7 +16,7 @@ from prefect import flow
 from ack.manifests import ManifestError, parse_manifests
 from ack.outcome import Outcome, summary
 from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, reconcile_table
-from tasks.connections import TargetKind, resolve_target
+from tasks.connections import Connection, resolve_target
 from tasks.kube_tables import apply_resource, ensure_crd
 
 
@@ -33,10 +33,10 @@ def read_manifests(files: list[str]) -> list[dict[str, Any]]:
 
 
 @flow(name="apply", log_prints=True)
-def apply(manifests: list[dict[str, Any]], target: TargetKind = "sandbox",
+def apply(manifests: list[dict[str, Any]], connection: Connection = Connection(),
           timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> list[Outcome]:
     """Apply each Table manifest to the cluster (server-side apply), then reconcile each one."""
-    where = resolve_target(target)
+    where = resolve_target(connection)
     ensure_crd(where)
     outcomes: list[Outcome] = []
     applied: list[tuple[str, str]] = []
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         manifests = read_manifests(args.files)
-        outcomes = apply(manifests, args.target, args.timeout)
+        outcomes = apply(manifests, Connection(target=args.target), args.timeout)
     except Exception as exc:  # the contract: one line on stderr, exit 1
         print(f"apply failed: {exc}".splitlines()[0], file=sys.stderr)
         return 1

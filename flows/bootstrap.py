@@ -11,18 +11,18 @@ from prefect.artifacts import create_table_artifact
 
 from tasks.account import check_aws_identity
 from tasks.cluster import check_cluster
-from tasks.connections import Target, TargetKind, resolve_target
+from tasks.connections import Connection, Target, resolve_target
 
 
 @task
 def connect(target: TargetKind) -> Target:
-    return resolve_target(target)
+    return resolve_target(connection)
 
 
 @flow(name="bootstrap", log_prints=True)
-def bootstrap(target: TargetKind = "sandbox") -> pd.DataFrame:
+def bootstrap(connection: Connection = Connection()) -> pd.DataFrame:
     """Check the AWS identity and the cluster, then summarise."""
-    where = connect(target)
+    where = connect(connection)
     identity = check_aws_identity(where)
     cluster = check_cluster(where)
     summary = pd.DataFrame(
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="sandbox (default) or aws: real AWS only when named here")
     args = parser.parse_args(argv)
     try:
-        bootstrap(target=args.target)
+        bootstrap(connection=Connection(target=args.target))
     except Exception as exc:  # the contract: one line on stderr, exit 1
         print(f"bootstrap failed: {exc}".splitlines()[0], file=sys.stderr)
         return 1

@@ -39,7 +39,7 @@ from ack.model import ALLOW_DESTRUCTIVE, RECREATE_MISSING, TableSpec
 from ack.plan import plan
 from ack.validate import validate
 from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, converge_table, reconcile_table, status_after
-from tasks.connections import Target, TargetKind, resolve_target
+from tasks.connections import Connection, Target, resolve_target
 from tasks.dynamodb import LiveTable, owned_tables_outside, read_live, read_tables
 from tasks.kube_tables import Conflict, list_resources, read_resource, write_status
 
@@ -60,11 +60,11 @@ class DriftResult(BaseModel):
 
 @flow(name="drift", log_prints=True)
 def drift(namespace: str | None = None, label_selector: str | None = None, detect_only: bool = False,
-          report_path: str | None = None, target: TargetKind = "sandbox", concurrency: int = 16,
+          report_path: str | None = None, connection: Connection = Connection(), concurrency: int = 16,
           timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> DriftResult:
     """Check every Table resource (a namespace, or all; optionally by label) against its live table."""
     default_policy = "detect-only" if detect_only else "remediate"
-    where = resolve_target(target)
+    where = resolve_target(connection)
     resources = {f"{r['metadata']['namespace']}/{r['metadata']['name']}": r
                  for r in list_resources(where, namespace, label_selector)}
     checks, specs, lives = check_tables(where, resources, default_policy, concurrency)
@@ -278,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--report: {args.report!r} must end in .csv or .json")
     try:
         result = drift(namespace=args.namespace, label_selector=args.selector, detect_only=args.detect_only,
-                       report_path=args.report, target=args.target, concurrency=args.concurrency)
+                       report_path=args.report, connection=Connection(target=args.target),
+                       concurrency=args.concurrency)
     except Exception as exc:  # the contract: one line on stderr, exit 1
         print(f"drift failed: {exc}".splitlines()[0], file=sys.stderr)
         return 1

@@ -35,7 +35,7 @@ from ack.model import (
 from ack.outcome import Outcome, summary
 from ack.plan import Step, create_table_params, delete_table, plan
 from ack.validate import unsupported, validate
-from tasks.connections import Target, TargetKind, resolve_target
+from tasks.connections import Connection, Target, resolve_target
 from tasks.dynamodb import LiveTable, read_table, run_step, wait_until_gone, wait_until_settled
 from tasks.kube_tables import (
     Conflict,
@@ -305,10 +305,10 @@ def _refuse_deletion(target: Target, resource: dict[str, Any], outcome: Outcome,
 
 
 @flow(name="reconcile", log_prints=True)
-def reconcile(namespace: str | None = None, name: str | None = None, target: TargetKind = "sandbox",
+def reconcile(namespace: str | None = None, name: str | None = None, connection: Connection = Connection(),
               timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> list[Outcome]:
     """Reconcile the Table resources already in the cluster: one namespace (or all), or one by name."""
-    where = resolve_target(target)
+    where = resolve_target(connection)
     ensure_crd(where)
     if name:
         keys = [(namespace or "default", name)]
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("a NAME needs a namespace (-n), not --all-namespaces")
     namespace = None if args.all_namespaces else (args.namespace or "default")
     try:
-        outcomes = reconcile(namespace, args.name, args.target, args.timeout)
+        outcomes = reconcile(namespace, args.name, Connection(target=args.target), args.timeout)
     except Exception as exc:
         print(f"reconcile failed: {exc}".splitlines()[0], file=sys.stderr)
         return 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from prefect import task
 
-from tasks.connections import Target, aws_client
+from tasks.connections import Target
 
 
 class AccountError(RuntimeError):
@@ -16,7 +16,7 @@ class AccountError(RuntimeError):
 def check_aws_identity(target: Target) -> dict[str, str]:
     """STS GetCallerIdentity: proves the credentials work before anything is created."""
     try:
-        identity = aws_client("sts", target.region, target.aws_endpoint_url).get_caller_identity()
+        identity = target.client("sts").get_caller_identity()
     except NoCredentialsError:
         raise AccountError("no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE") from None
     except (ClientError, BotoCoreError) as exc:

@@ -3,6 +3,9 @@
 The target is the sandbox unless the user says `aws` explicitly: real AWS is never reached by accident.
 A sandbox target uses whatever `AWS_ENDPOINT_URL` and `KUBECONFIG` the environment names (after
 `source .sandbox/env`), else the sandbox running from `.sandbox`, else one started in the background.
+Credentials come from the environment (the AWS credential chain, KUBECONFIG) or, when named, from a
+prefect-aws `AwsCredentials` and a prefect-kubernetes `KubernetesCredentials` block; a Target holds only
+names and addresses, never a secret, so it can be logged and passed between flows.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Literal
 
 import boto3
 from botocore.config import Config
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sandbox.stack import DEFAULT_DIR, read_env_file, start_detached
 
@@ -24,40 +27,85 @@ TargetKind = Literal["sandbox", "aws"]
 AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32)
 
 
+class TargetError(RuntimeError):
+    """The target cannot be reached or was not chosen explicitly enough; the message is for a person."""
+
+
 class Target(BaseModel):
     kind: TargetKind
     aws_endpoint_url: str | None
     region: str
     kubeconfig: str | None
+    aws_credentials_block: str | None = None
+    kubernetes_credentials_block: str | None = None
+
+    def client(self, service: str):
+        """A boto3 client for `service` at this target, reused across tasks and threads."""
+        return _aws_client(service, self.region, self.aws_endpoint_url, self.aws_credentials_block)
+
+    def kube_api(self):
+        """A kubernetes ApiClient for this target's cluster."""
+        if self.kubernetes_credentials_block:
+            return _kube_api_from_block(self.kubernetes_credentials_block)
+        return kube_api_client(self.kubeconfig)
 
 
-class TargetError(RuntimeError):
-    """The target cannot be reached or was not chosen explicitly enough; the message is for a person."""
+class Connection(BaseModel):
+    """Where a flow acts, as a flow parameter: the form the Prefect UI shows for it."""
+
+    target: TargetKind = Field("sandbox", description="sandbox (the embedded one) or aws: real AWS only when "
+                                                      "chosen here")
+    aws_credentials_block: str | None = Field(None, description="A prefect-aws AwsCredentials block's name; "
+                                                                "default: the AWS credential chain")
+    kubernetes_credentials_block: str | None = Field(None, description="A prefect-kubernetes KubernetesCredentials "
+                                                                       "block's name; default: KUBECONFIG")
 
 
-def resolve_target(kind: TargetKind = "sandbox", sandbox_dir: Path = DEFAULT_DIR) -> Target:
+def resolve_target(connection: Connection | TargetKind = "sandbox", sandbox_dir: Path = DEFAULT_DIR) -> Target:
+    if isinstance(connection, str):
+        connection = Connection(target=connection)
+    kind = connection.target
+    aws_credentials_block = connection.aws_credentials_block
+    kubernetes_credentials_block = connection.kubernetes_credentials_block
     if kind not in ("sandbox", "aws"):
         raise TargetError(f"target: {kind!r} is not one of 'sandbox', 'aws'")
-    if kind == "sandbox" and not os.environ.get("AWS_ENDPOINT_URL"):
+    endpoint = region = None
+    if aws_credentials_block:
+        credentials = _aws_block(aws_credentials_block)
+        endpoint = credentials.aws_client_parameters.endpoint_url
+        region = credentials.region_name
+    elif kind == "sandbox" and not os.environ.get("AWS_ENDPOINT_URL"):
         env = read_env_file(sandbox_dir.resolve()) or start_detached(sandbox_dir)
         os.environ.update(env)  # boto3, the kubernetes client and child processes then all agree
-    if kind == "aws" and os.environ.get("AWS_ENDPOINT_URL"):
-        raise TargetError("target aws: AWS_ENDPOINT_URL is set, so calls would not reach AWS; unset it first")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or boto3.Session().region_name
+    if not aws_credentials_block:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if kind == "aws" and endpoint:
+        raise TargetError("target aws: an AWS endpoint URL is set, so calls would not reach AWS; unset it first")
+    if kind == "sandbox" and not endpoint:
+        raise TargetError("target sandbox: the AWS credentials block names no endpoint URL; use --target aws "
+                          "to reach AWS itself")
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") \
+        or boto3.Session().region_name
     if not region:
-        raise TargetError("no AWS region: set AWS_REGION (or a region in the AWS config file)")
-    return Target(
-        kind=kind,
-        aws_endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
-        region=region,
-        kubeconfig=os.environ.get("KUBECONFIG"),
-    )
+        raise TargetError("no AWS region: set AWS_REGION (or a region in the AWS config file or the block)")
+    return Target(kind=kind, aws_endpoint_url=endpoint, region=region, kubeconfig=os.environ.get("KUBECONFIG"),
+                  aws_credentials_block=aws_credentials_block,
+                  kubernetes_credentials_block=kubernetes_credentials_block)
+
+
+def _aws_block(name: str):
+    from prefect_aws import AwsCredentials
+
+    try:
+        return AwsCredentials.load(name)
+    except ValueError as exc:
+        raise TargetError(f"AWS credentials block {name!r} cannot be loaded: {exc}") from None
 
 
 @functools.cache
-def aws_client(service: str, region: str, endpoint_url: str | None = None):
-    """One client per service and place, reused: boto3 clients are thread-safe and pool connections."""
-    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url, config=AWS_CONFIG)
+def _aws_client(service: str, region: str, endpoint_url: str | None, credentials_block: str | None):
+    session = _aws_block(credentials_block).get_boto3_session() if credentials_block else boto3.session.Session()
+    return session.client(service, region_name=region, endpoint_url=endpoint_url, config=AWS_CONFIG)
 
 
 def kube_api_client(kubeconfig: str | None = None, context: str | None = None):
@@ -77,3 +125,17 @@ def _kube_api_client(path: str, context: str | None, _version: int):
     configuration = client.Configuration()
     config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
     return client.ApiClient(configuration)
+
+
+@functools.cache
+def _kube_api_from_block(name: str):
+    from kubernetes import config
+    from prefect_kubernetes.credentials import KubernetesCredentials
+
+    try:
+        cluster = KubernetesCredentials.load(name).cluster_config
+    except ValueError as exc:
+        raise TargetError(f"Kubernetes credentials block {name!r} cannot be loaded: {exc}") from None
+    if cluster is None:
+        raise TargetError(f"Kubernetes credentials block {name!r} holds no cluster_config")
+    return config.new_client_from_config_dict(cluster.config, context=cluster.context_name)

@@ -21,7 +21,7 @@ from ack.errors import ReconcileError, Recoverable, from_aws
 from ack.model import OWNER_TAG, TableSpec
 from ack.normalize import Observed, observed_from_aws
 from ack.plan import Step
-from tasks.connections import Target, aws_client
+from tasks.connections import Target
 
 # A table is settled when it and all its indexes and replicas are ACTIVE: only then does AWS take
 # another update. botocore's own TableExists waiter looks at the table alone.
@@ -64,10 +64,6 @@ class LiveTable:
         return self.describe["TableName"]
 
 
-def dynamodb(target: Target):
-    return aws_client("dynamodb", target.region, target.aws_endpoint_url)
-
-
 def _code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 
@@ -85,7 +81,7 @@ def transient(task, task_run, state) -> bool:
 
 def read_live(target: Target, spec: TableSpec) -> LiveTable | None:
     """DescribeTable and the side calls the spec needs; None when the table does not exist."""
-    ddb = dynamodb(target)
+    ddb = target.client("dynamodb")
     name = spec.table_name
     try:
         describe = ddb.describe_table(TableName=name)["Table"]
@@ -127,7 +123,7 @@ def run_step(target: Target, step: Step) -> dict[str, Any]:
     """One planned DynamoDB call; AWS's refusal becomes Terminal (invalid) or Recoverable (busy, failing)."""
     get_run_logger().info("%s: %s", step.api, step.reason)
     try:
-        return getattr(dynamodb(target), xform_name(step.api))(**step.params)
+        return getattr(target.client("dynamodb"), xform_name(step.api))(**step.params)
     except ClientError as exc:
         raise _failed(exc, step.api) from None
 
@@ -135,7 +131,7 @@ def run_step(target: Target, step: Step) -> dict[str, Any]:
 @task(cache_policy=NO_CACHE)
 def wait_until_settled(target: Target, table_name: str, timeout_seconds: float, poll_seconds: float) -> bool:
     """Wait until the table and its indexes are ACTIVE (True), or it is gone (False); progress is logged."""
-    waiter = create_waiter_with_client("TableSettled", _WAITERS, dynamodb(target))
+    waiter = create_waiter_with_client("TableSettled", _WAITERS, target.client("dynamodb"))
     attempts = max(1, round(PROGRESS_EVERY_SECONDS / poll_seconds))
     started = time.monotonic()
     while True:
@@ -157,7 +153,7 @@ def wait_until_settled(target: Target, table_name: str, timeout_seconds: float, 
 
 @task(cache_policy=NO_CACHE)
 def wait_until_gone(target: Target, table_name: str, timeout_seconds: float, poll_seconds: float) -> None:
-    waiter = dynamodb(target).get_waiter("table_not_exists")
+    waiter = target.client("dynamodb").get_waiter("table_not_exists")
     try:
         waiter.wait(TableName=table_name, WaiterConfig={"Delay": poll_seconds,
                                                         "MaxAttempts": max(1, round(timeout_seconds / poll_seconds))})
@@ -191,11 +187,11 @@ def read_tables(target: Target, specs: dict[str, TableSpec], concurrency: int = 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def owned_tables_outside(target: Target, known: set[str]) -> dict[str, str]:
     """Tables in the account, other than `known`, that carry the ownership tag: {table name: owner}."""
-    ddb = dynamodb(target)
+    ddb = target.client("dynamodb")
     names = [n for page in ddb.get_paginator("list_tables").paginate() for n in page["TableNames"] if n not in known]
     if not names:
         return {}
-    identity = aws_client("sts", target.region, target.aws_endpoint_url).get_caller_identity()
+    identity = target.client("sts").get_caller_identity()
     partition = identity["Arn"].split(":")[1]
     owned = {}
     for name in names:

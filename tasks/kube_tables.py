@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from ack.crd import table_crd
 from ack.model import CRD_NAME, FINALIZER, GROUP, PLURAL, VERSION
-from tasks.connections import Target, kube_api_client
+from tasks.connections import Target
 
 FIELD_MANAGER = "ackflow"
 CRD_WAIT_SECONDS = 30
@@ -43,7 +43,7 @@ def server_message(exc: client.ApiException) -> str:
 @task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=1)
 def ensure_crd(target: Target) -> str:
     """Install (or update) the Table CRD generated from the model, and wait until it is Established."""
-    extensions = client.ApiextensionsV1Api(kube_api_client(target.kubeconfig))
+    extensions = client.ApiextensionsV1Api(target.kube_api())
     desired = table_crd()
     # The server adds defaults to what it stores, so compare a digest of what we generated instead.
     digest = hashlib.sha256(json.dumps(desired, sort_keys=True).encode()).hexdigest()[:16]
@@ -72,7 +72,7 @@ def ensure_crd(target: Target) -> str:
 
 
 def _custom(target: Target) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(kube_api_client(target.kubeconfig))
+    return client.CustomObjectsApi(target.kube_api())
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
@@ -153,4 +153,4 @@ def write_status(target: Target, resource: dict[str, Any], status: dict[str, Any
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
 def namespace_annotations(target: Target, namespace: str) -> dict[str, str]:
-    return client.CoreV1Api(kube_api_client(target.kubeconfig)).read_namespace(namespace).metadata.annotations or {}
+    return client.CoreV1Api(target.kube_api()).read_namespace(namespace).metadata.annotations or {}

@@ -13,7 +13,7 @@ from ack.model import GROUP, PLURAL, VERSION
 from flows.apply import apply
 from flows.reconcile import reconcile_table
 from sandbox.aws import calls, reset_calls
-from tasks.connections import Target, kube_api_client
+from tasks.connections import Target
 
 
 def unique(prefix: str) -> str:
@@ -42,8 +42,8 @@ class Cluster:
     """The Kubernetes side of the tests: Table resources as the API server holds them."""
 
     def __init__(self, target: Target):
-        self.api = client.CustomObjectsApi(kube_api_client(target.kubeconfig))
-        self.core = client.CoreV1Api(kube_api_client(target.kubeconfig))
+        self.api = client.CustomObjectsApi(target.kube_api())
+        self.core = client.CoreV1Api(target.kube_api())
 
     def get(self, name: str, namespace: str = "default") -> dict[str, Any]:
         return self.api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
