@@ -16,7 +16,7 @@ from prefect import flow
 from ack.manifests import ManifestError, parse_manifests
 from ack.outcome import Outcome, summary
 from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, reconcile_table
-from tasks.connections import Connection, resolve_target
+from tasks.connections import AWS_RETRIES, Connection, resolve_target
 from tasks.kube_tables import apply_resource, ensure_crd
 
 
@@ -35,7 +35,14 @@ def read_manifests(files: list[str]) -> list[dict[str, Any]]:
 @flow(name="apply", log_prints=True)
 def apply(manifests: list[dict[str, Any]], connection: Connection = Connection(),
           timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> list[Outcome]:
-    """Apply each Table manifest to the cluster (server-side apply), then reconcile each one."""
+    """Apply each Table manifest to the cluster (server-side apply), then reconcile each one.
+
+    Args:
+        manifests: Table manifests as JSON objects (apiVersion, kind, metadata, spec), as `kubectl apply` takes
+            them; metadata.namespace defaults to `default`.
+        connection: Where the flow acts: the target and, optionally, credentials blocks.
+        timeout_seconds: How long to wait for each table to converge.
+    """
     where = resolve_target(connection)
     ensure_crd(where)
     outcomes: list[Outcome] = []
@@ -50,7 +57,7 @@ def apply(manifests: list[dict[str, Any]], connection: Connection = Connection()
         else:
             applied.append((namespace, meta["name"]))
     outcomes += [reconcile_table(ns, name, where, timeout_seconds) for ns, name in applied]
-    print("\n" + summary(outcomes))
+    print("\n" + summary(outcomes) + f"\n\nAWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
     return outcomes
 
 

@@ -39,7 +39,7 @@ from ack.model import ALLOW_DESTRUCTIVE, RECREATE_MISSING, TableSpec
 from ack.plan import plan
 from ack.validate import validate
 from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, converge_table, reconcile_table, status_after
-from tasks.connections import Connection, Target, resolve_target
+from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
 from tasks.dynamodb import LiveTable, owned_tables_outside, read_live, read_tables
 from tasks.kube_tables import Conflict, list_resources, read_resource, write_status
 
@@ -56,13 +56,25 @@ class DriftResult(BaseModel):
     failures: int
     remediated: int
     rows: int
+    aws_retries: int
 
 
 @flow(name="drift", log_prints=True)
 def drift(namespace: str | None = None, label_selector: str | None = None, detect_only: bool = False,
           report_path: str | None = None, connection: Connection = Connection(), concurrency: int = 16,
           timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> DriftResult:
-    """Check every Table resource (a namespace, or all; optionally by label) against its live table."""
+    """Check every Table resource (a namespace, or all; optionally by label) against its live table.
+
+    Args:
+        namespace: Only this namespace; empty for every namespace.
+        label_selector: Only the Table resources matching this label selector, e.g. `team=payments`.
+        detect_only: Report differences and change nothing (the per-table annotation
+            `ackflow.dev/drift-policy` still applies).
+        report_path: Also write the report rows to this file (.csv or .json) on the machine that runs the flow.
+        connection: Where the flow acts: the target and, optionally, credentials blocks.
+        concurrency: How many live tables are read at once.
+        timeout_seconds: How long remediation may wait for one table to converge.
+    """
     default_policy = "detect-only" if detect_only else "remediate"
     where = resolve_target(connection)
     resources = {f"{r['metadata']['namespace']}/{r['metadata']['name']}": r
@@ -91,6 +103,7 @@ def drift(namespace: str | None = None, label_selector: str | None = None, detec
         + sum(1 for check in checks for a, _ in check.actions.values() if a == Action.FAILED),
         remediated=sum(1 for check in checks for a, _ in check.actions.values() if a == Action.REMEDIATED),
         rows=len(frame),
+        aws_retries=AWS_RETRIES.value,
     )
 
 
@@ -237,7 +250,8 @@ def publish(frame: pd.DataFrame, markdown: str, report_path: str | None) -> None
     if report_path:
         write_report(frame, Path(report_path))
     with pd.option_context("display.max_colwidth", 80, "display.width", 250):
-        print("\n" + (frame.to_string(index=False) if len(frame) else "no Table resources") + "\n\n" + markdown)
+        print("\n" + (frame.to_string(index=False) if len(frame) else "no Table resources") + "\n\n" + markdown
+              + f"\n\nAWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
 
 
 def write_report(frame: pd.DataFrame, path: Path) -> None:

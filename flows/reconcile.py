@@ -35,7 +35,7 @@ from ack.model import (
 from ack.outcome import Outcome, summary
 from ack.plan import Step, create_table_params, delete_table, plan
 from ack.validate import unsupported, validate
-from tasks.connections import Connection, Target, resolve_target
+from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
 from tasks.dynamodb import LiveTable, read_table, run_step, wait_until_gone, wait_until_settled
 from tasks.kube_tables import (
     Conflict,
@@ -191,11 +191,15 @@ def _check_adoption_fields(raw: str | None, spec: TableSpec) -> None:
                                             f"from spec.tableName {spec.table_name!r}")
 
 
-def _settled(target: Target, spec: TableSpec, deadline: float) -> LiveTable:
-    """The table once it and its indexes are ACTIVE again, read in full."""
+def _wait_until_settled(target: Target, spec: TableSpec, deadline: float) -> None:
     timeout = max(deadline - time.monotonic(), 1.0)
     if not wait_until_settled(target, spec.table_name, timeout, poll_seconds(target)):
         raise Recoverable("TableMissing", f"the table {spec.table_name} disappeared while it was reconciled")
+
+
+def _settled(target: Target, spec: TableSpec, deadline: float) -> LiveTable:
+    """The table once it and its indexes are ACTIVE again, read in full."""
+    _wait_until_settled(target, spec, deadline)
     live = read_table(target, spec)
     if live is None:
         raise Recoverable("TableMissing", f"the table {spec.table_name} disappeared while it was reconciled")
@@ -220,7 +224,9 @@ def converge_table(target: Target, spec: TableSpec, live: LiveTable, deadline: f
         if time.monotonic() >= deadline:
             raise Recoverable("Timeout", f"the table {spec.table_name} did not converge in time; "
                                          f"left to do: {', '.join(d.path for d in differences)}")
-        for step in step_plan.steps:
+        for previous, step in zip([None, *step_plan.steps], step_plan.steps):
+            if previous is not None and previous.api == "UpdateTable":
+                _wait_until_settled(target, spec, deadline)  # AWS takes no call while the last update runs
             try:
                 run_step(target, step)
             except Recoverable as exc:
@@ -307,7 +313,14 @@ def _refuse_deletion(target: Target, resource: dict[str, Any], outcome: Outcome,
 @flow(name="reconcile", log_prints=True)
 def reconcile(namespace: str | None = None, name: str | None = None, connection: Connection = Connection(),
               timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> list[Outcome]:
-    """Reconcile the Table resources already in the cluster: one namespace (or all), or one by name."""
+    """Reconcile the Table resources already in the cluster: one namespace (or all), or one by name.
+
+    Args:
+        namespace: Only this namespace; empty for every namespace (with a name: `default`).
+        name: Only the Table resource of this name.
+        connection: Where the flow acts: the target and, optionally, credentials blocks.
+        timeout_seconds: How long to wait for each table to converge.
+    """
     where = resolve_target(connection)
     ensure_crd(where)
     if name:
@@ -315,7 +328,7 @@ def reconcile(namespace: str | None = None, name: str | None = None, connection:
     else:
         keys = [(r["metadata"]["namespace"], r["metadata"]["name"]) for r in list_resources(where, namespace)]
     outcomes = [reconcile_table(ns, n, where, timeout_seconds) for ns, n in keys]
-    print("\n" + summary(outcomes))
+    print("\n" + summary(outcomes) + f"\n\nAWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
     return outcomes
 
 

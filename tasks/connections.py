@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +26,23 @@ TargetKind = Literal["sandbox", "aws"]
 
 # botocore's standard retry mode: throttling and 5xx are retried with backoff, as against AWS.
 AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32)
+
+
+class RetryCounter:
+    """How many times botocore retried a call (throttling, 5xx) in this process: flows report it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def observe(self, parsed: dict | None = None, **_) -> None:
+        attempts = ((parsed or {}).get("ResponseMetadata") or {}).get("RetryAttempts", 0)
+        if attempts:
+            with self._lock:
+                self.value += attempts
+
+
+AWS_RETRIES = RetryCounter()
 
 
 class TargetError(RuntimeError):
@@ -105,7 +123,9 @@ def _aws_block(name: str):
 @functools.cache
 def _aws_client(service: str, region: str, endpoint_url: str | None, credentials_block: str | None):
     session = _aws_block(credentials_block).get_boto3_session() if credentials_block else boto3.session.Session()
-    return session.client(service, region_name=region, endpoint_url=endpoint_url, config=AWS_CONFIG)
+    client = session.client(service, region_name=region, endpoint_url=endpoint_url, config=AWS_CONFIG)
+    client.meta.events.register("after-call", AWS_RETRIES.observe)  # every answer, success or error
+    return client
 
 
 def kube_api_client(kubeconfig: str | None = None, context: str | None = None):

@@ -74,9 +74,10 @@ def _failed(exc: ClientError, action: str) -> Exception:
 
 
 def transient(task, task_run, state) -> bool:
-    """Prefect retries a read only for failures that may pass (throttling or 5xx beyond botocore's retries)."""
+    """Prefect retries a call only for failures that may pass soon (throttling or 5xx that outlasted
+    botocore's own retries); busy tables and rate limits are the reconcile loop's to wait for."""
     exc = state.result(raise_on_failure=False)
-    return isinstance(exc, Recoverable) and exc.reason != "Busy"
+    return isinstance(exc, Recoverable) and exc.reason not in ("Busy", "RetryLater", "Timeout", "TableMissing")
 
 
 def read_live(target: Target, spec: TableSpec) -> LiveTable | None:
@@ -118,7 +119,8 @@ def _resource_policy(ddb, arn: str) -> str | None:
         raise
 
 
-@task(cache_policy=NO_CACHE, task_run_name="{step.api}: {step.reason}")
+@task(cache_policy=NO_CACHE, task_run_name="{step.api}: {step.reason}", retries=2, retry_delay_seconds=2,
+      retry_condition_fn=transient)
 def run_step(target: Target, step: Step) -> dict[str, Any]:
     """One planned DynamoDB call; AWS's refusal becomes Terminal (invalid) or Recoverable (busy, failing)."""
     get_run_logger().info("%s: %s", step.api, step.reason)
