@@ -42,6 +42,9 @@ _KUBE_FIELDS = {
 }
 
 
+_LIMITS = ("minLength", "maxLength", "pattern", "minimum", "maximum", "minItems", "maxItems")
+
+
 def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The structural OpenAPI v3 schema of a model, from its pydantic JSON schema."""
     schema = model.model_json_schema(by_alias=True)
@@ -58,6 +61,8 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         out["description"] = node["description"]
     if "enum" in node:
         out["enum"] = list(node["enum"])
+    # Limits the API server checks itself (pydantic and OpenAPI v3 share these names).
+    out.update({key: node[key] for key in _LIMITS if key in node})
     if kind == "integer":
         out["format"] = "int64"
     elif "format" in node:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
 from pydantic.alias_generators import to_camel
 
 GROUP = "dynamodb.services.k8s.aws"
@@ -67,6 +67,10 @@ TableClass = Literal["STANDARD", "STANDARD_INFREQUENT_ACCESS"]
 ContributorInsights = Literal["ENABLE", "ENABLED", "DISABLE", "DISABLED"]
 ConditionStatus = Literal["True", "False", "Unknown"]
 
+# AWS's limits on names, enforced by the API server through the CRD (AWS would refuse them later).
+TableOrIndexName = Annotated[str, StringConstraints(min_length=3, max_length=255, pattern=r"^[a-zA-Z0-9_.-]+$")]
+AttributeName = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
 
 def rfc3339(value: datetime) -> str:
     """Kubernetes' timestamp form: UTC, whole seconds, a Z (naive values are taken as UTC)."""
@@ -97,14 +101,14 @@ class _Reported(_Model):
 class AttributeDefinition(_Model):
     """An attribute used by the key schema of the table or of an index."""
 
-    attribute_name: str = Field(description="Name of the attribute.")
+    attribute_name: AttributeName = Field(description="Name of the attribute.")
     attribute_type: AttributeType = Field(description="S (string), N (number) or B (binary).")
 
 
 class KeySchemaElement(_Model):
     """One attribute of a primary key: the partition (HASH) key or the sort (RANGE) key."""
 
-    attribute_name: str = Field(description="Name of the key attribute; it must be in attributeDefinitions.")
+    attribute_name: AttributeName = Field(description="Name of the key attribute; it must be in attributeDefinitions.")
     key_type: KeyType = Field(description="HASH for the partition key, RANGE for the sort key.")
 
 
@@ -136,7 +140,7 @@ class Projection(_Model):
 class GlobalSecondaryIndex(_Model):
     """An index with its own partition key; it can be added and removed after the table exists."""
 
-    index_name: str = Field(description="Name of the index, unique within the table.")
+    index_name: TableOrIndexName = Field(description="Name of the index, unique within the table.")
     key_schema: list[KeySchemaElement] = Field(description="The index key: one HASH element, then an optional RANGE.")
     projection: Projection = Field(description="Attributes copied into the index.")
     provisioned_throughput: ProvisionedThroughput | None = Field(
@@ -150,7 +154,7 @@ class GlobalSecondaryIndex(_Model):
 class LocalSecondaryIndex(_Model):
     """An index sharing the table's partition key with another sort key; fixed at table creation."""
 
-    index_name: str = Field(description="Name of the index, unique within the table.")
+    index_name: TableOrIndexName = Field(description="Name of the index, unique within the table.")
     key_schema: list[KeySchemaElement] = Field(description="The table's HASH key, then the index's RANGE key.")
     projection: Projection = Field(description="Attributes copied into the index.")
 
@@ -211,8 +215,8 @@ class ContinuousBackups(_Model):
 class Tag(_Model):
     """A label on the table; keys starting with aws: are AWS's own."""
 
-    key: str = Field(description="Tag key.")
-    value: str = Field(description="Tag value (may be empty).")
+    key: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(description="Tag key.")
+    value: Annotated[str, StringConstraints(max_length=256)] = Field(description="Tag value (may be empty).")
 
 
 class ReplicaThroughputOverride(_Model):
@@ -249,7 +253,7 @@ class Replica(_Model):
 class TableSpec(_Model):
     """TableSpec defines the desired state of a DynamoDB table."""
 
-    table_name: str = Field(description="Name of the table. Renaming needs a new resource.")
+    table_name: TableOrIndexName = Field(description="Name of the table. Renaming needs a new resource.")
     attribute_definitions: list[AttributeDefinition] = Field(
         description="Every attribute used by the key schema of the table or an index, and no other."
     )

@@ -25,7 +25,9 @@ from sandbox.stack import DEFAULT_DIR, read_env_file, start_detached
 TargetKind = Literal["sandbox", "aws"]
 
 # botocore's standard retry mode: throttling and 5xx are retried with backoff, as against AWS.
-AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32)
+# The app id marks the project's calls in CloudTrail (and in the sandbox endpoint's call log).
+AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32,
+                    user_agent_appid="ackflow")
 
 
 class RetryCounter:

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore import xform_name
-from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError, WaiterError
 from botocore.waiter import WaiterModel, create_waiter_with_client
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ack.errors import ReconcileError, Recoverable, from_aws
+from ack.errors import ReconcileError, Recoverable, Terminal, from_aws
 from ack.model import OWNER_TAG, TableSpec
 from ack.normalize import Observed, observed_from_aws
 from ack.plan import Step
@@ -128,6 +128,8 @@ def run_step(target: Target, step: Step) -> dict[str, Any]:
         return getattr(target.client("dynamodb"), xform_name(step.api))(**step.params)
     except ClientError as exc:
         raise _failed(exc, step.api) from None
+    except ParamValidationError as exc:  # refused by botocore before sending: as AWS would, so terminal
+        raise Terminal("InvalidParameter", f"{step.api}: {exc}") from None
 
 
 @task(cache_policy=NO_CACHE)

@@ -32,6 +32,7 @@ class Call:
     protocol: str = "json"  # json, rest-json, query, ec2, rest-xml or cbor: decides the error shape
     params: dict[str, Any] = field(default_factory=dict)  # JSON body or query/form parameters
     access_key_id: str | None = None
+    app: str = ""  # the client's app id (botocore's user_agent_appid), to tell the project's calls apart
 
 
 @dataclass(frozen=True)
@@ -366,6 +367,43 @@ class TableClassAndSse(Rule):
         return {"Status": "ENABLED", "SSEType": "KMS", "KMSMasterKeyArn": key_arn}
 
 
+class OnDemandLimits(Rule):
+    """Rule 5: OnDemandThroughput of the table and its GSIs as CreateTable and UpdateTable set them (moto
+    ignores it). An update names only the limits it changes; -1 (no limit) is reported as given."""
+
+    operations = frozenset({"CreateTable", "UpdateTable", "DescribeTable", "DeleteTable"})
+
+    def __init__(self) -> None:
+        self._limits: dict[Key, dict[str | None, dict[str, int]]] = {}  # key -> {GSI name, or None: limits}
+
+    def after(self, call: Call, body: dict[str, Any]) -> None:
+        key, table = table_key(call), description(body)
+        if call.operation == "DeleteTable":
+            self._limits.pop(key, None)
+            return
+        if call.operation == "CreateTable":
+            self._limits[key] = {}
+            for index in call.params.get("GlobalSecondaryIndexes") or []:
+                self._set(key, index.get("IndexName"), index.get("OnDemandThroughput"))
+        self._set(key, None, call.params.get("OnDemandThroughput"))
+        for update in call.params.get("GlobalSecondaryIndexUpdates") or []:
+            for action, index in update.items():
+                if action == "Delete":
+                    self._limits.get(key, {}).pop(index.get("IndexName"), None)
+                else:
+                    self._set(key, index.get("IndexName"), index.get("OnDemandThroughput"))
+        limits = self._limits.get(key, {})
+        if None in limits:
+            table["OnDemandThroughput"] = dict(limits[None])
+        for index in table.get("GlobalSecondaryIndexes") or []:
+            if index.get("IndexName") in limits:
+                index["OnDemandThroughput"] = dict(limits[index["IndexName"]])
+
+    def _set(self, key: Key, index: str | None, limits: dict[str, int] | None) -> None:
+        if limits:
+            self._limits.setdefault(key, {}).setdefault(index, {}).update(limits)
+
+
 # --- Rule 6: MSK clusters become ACTIVE --------------------------------------------------------------
 
 
@@ -452,6 +490,7 @@ def default_rules(
         TableStatus(timeline),
         IndexStatus(timeline),
         TableClassAndSse(),
+        OnDemandLimits(),
         StreamDisableDropsShard(find_table),
         MskActivation(msk_delay, clock),
     ]

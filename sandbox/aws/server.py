@@ -7,6 +7,7 @@ The key check compares the SigV4 access key id only: signatures are never verifi
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import json
@@ -93,6 +94,14 @@ _REST_MODELS = {"elasticfilesystem": ("efs",), "apigateway": ("apigateway", "api
 
 
 def parse_call(environ: Environ, body: bytes) -> Call:
+    app = _APP_ID.search(environ.get("HTTP_USER_AGENT", ""))
+    return dataclasses.replace(_parse_call(environ, body), app=app.group(1) if app else "")
+
+
+_APP_ID = re.compile(r"\bapp/(\S+)")
+
+
+def _parse_call(environ: Environ, body: bytes) -> Call:
     query = environ.get("QUERY_STRING", "")
     form = dict(parse_qsl(query))
     auth = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", "")) or _CREDENTIAL.search(unquote(query))
@@ -200,7 +209,8 @@ class CallLog:
         self._calls: deque[dict[str, Any]] = deque(maxlen=limit)  # bounded: a long-lived sandbox must not grow
 
     def record(self, call: Call, status: int) -> None:
-        entry = {"service": call.service, "operation": call.operation, "time": time.time(), "status": status}
+        entry = {"service": call.service, "operation": call.operation, "time": time.time(), "status": status,
+                 "app": call.app}
         self._calls.append(entry)
 
     def entries(self) -> list[dict[str, Any]]:

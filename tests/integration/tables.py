@@ -87,8 +87,11 @@ class CallCounter:
     def reset(self) -> None:
         reset_calls(self.target.aws_endpoint_url, self.key)
 
+    def entries(self) -> list[dict[str, Any]]:
+        return calls(self.target.aws_endpoint_url, self.key)
+
     def operations(self, service: str = "dynamodb") -> list[str]:
-        return [c["operation"] for c in calls(self.target.aws_endpoint_url, self.key) if c["service"] == service]
+        return [c["operation"] for c in self.entries() if c["service"] == service]
 
 
 __all__ = ["apply", "reconcile_table", "manifest", "simple_spec", "unique", "Cluster", "dynamodb", "describe",

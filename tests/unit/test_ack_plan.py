@@ -200,16 +200,16 @@ def test_nothing_differs_nothing_to_do() -> None:
 
 def test_three_indexes_in_one_change_are_created_one_per_round() -> None:
     table = FakeTable(spec())
-    rounds = converge(table, with_indexes("a", "b", "c"))
+    rounds = converge(table, with_indexes("aaa", "bbb", "ccc"))
     assert [[index_ops(s) for s in r] for r in rounds] == [
-        [[("Create", "a")]],
-        [[("Create", "b")]],
-        [[("Create", "c")]],
+        [[("Create", "aaa")]],
+        [[("Create", "bbb")]],
+        [[("Create", "ccc")]],
     ]
-    assert rounds[0][0].reason == "create index a; 2 more in later rounds (one index creation per call)"
+    assert rounds[0][0].reason == "create index aaa; 2 more in later rounds (one index creation per call)"
     assert rounds[0][0].params["AttributeDefinitions"] == [
         {"AttributeName": "pk", "AttributeType": "S"},
-        {"AttributeName": "a", "AttributeType": "S"},
+        {"AttributeName": "aaa", "AttributeType": "S"},
     ]
 
 
@@ -223,28 +223,28 @@ def test_delete_one_index_and_create_another_deletes_first() -> None:
 def test_update_one_index_and_create_another() -> None:
     table = FakeTable(
         with_indexes(
-            "a",
+            "aaa",
             read=5,
             billingMode="PROVISIONED",
             provisionedThroughput={"readCapacityUnits": 5, "writeCapacityUnits": 5},
         )
     )
     desired = with_indexes(
-        "a",
-        "b",
+        "aaa",
+        "bbb",
         read=10,
         billingMode="PROVISIONED",
         provisionedThroughput={"readCapacityUnits": 5, "writeCapacityUnits": 5},
     )
     rounds = converge(table, desired)
-    assert [[index_ops(s) for s in r] for r in rounds] == [[[("Update", "a")], [("Create", "b")]]]
+    assert [[index_ops(s) for s in r] for r in rounds] == [[[("Update", "aaa")], [("Create", "bbb")]]]
 
 
 def test_pay_per_request_to_provisioned_carries_every_index_throughput_in_one_call() -> None:
-    table = FakeTable(with_indexes("a", "b"))
+    table = FakeTable(with_indexes("aaa", "bbb"))
     desired = with_indexes(
-        "a",
-        "b",
+        "aaa",
+        "bbb",
         read=5,
         billingMode="PROVISIONED",
         provisionedThroughput={"readCapacityUnits": 5, "writeCapacityUnits": 5},
@@ -256,19 +256,19 @@ def test_pay_per_request_to_provisioned_carries_every_index_throughput_in_one_ca
         "BillingMode": "PROVISIONED",
         "ProvisionedThroughput": five,
         "GlobalSecondaryIndexUpdates": [
-            {"Update": {"IndexName": "a", "ProvisionedThroughput": five}},
-            {"Update": {"IndexName": "b", "ProvisionedThroughput": five}},
+            {"Update": {"IndexName": "aaa", "ProvisionedThroughput": five}},
+            {"Update": {"IndexName": "bbb", "ProvisionedThroughput": five}},
         ],
     }
 
 
 def test_switch_to_provisioned_after_deleting_an_index_in_the_same_round() -> None:
-    table = FakeTable(with_indexes("a", "b"))
+    table = FakeTable(with_indexes("aaa", "bbb"))
     throughput = {"readCapacityUnits": 5, "writeCapacityUnits": 5}
-    desired = with_indexes("a", read=5, billingMode="PROVISIONED", provisionedThroughput=throughput)
+    desired = with_indexes("aaa", read=5, billingMode="PROVISIONED", provisionedThroughput=throughput)
     [[delete, switch]] = converge(table, desired)
-    assert index_ops(delete) == [("Delete", "b")] and delete.destructive
-    assert index_ops(switch) == [("Update", "a")]
+    assert index_ops(delete) == [("Delete", "bbb")] and delete.destructive
+    assert index_ops(switch) == [("Update", "aaa")]
     assert switch.reason == "set billingMode PROVISIONED, with the throughput of the table and of every index"
 
 
@@ -277,8 +277,8 @@ def test_provisioned_to_pay_per_request_then_throughput_is_ignored() -> None:
         "billingMode": "PROVISIONED",
         "provisionedThroughput": {"readCapacityUnits": 5, "writeCapacityUnits": 5},
     }
-    table = FakeTable(with_indexes("a", read=5, **provisioned))
-    [[step]] = converge(table, with_indexes("a"))
+    table = FakeTable(with_indexes("aaa", read=5, **provisioned))
+    [[step]] = converge(table, with_indexes("aaa"))
     assert step.params == {"TableName": "orders", "BillingMode": "PAY_PER_REQUEST"}
 
 
@@ -317,14 +317,14 @@ def test_stream_off_then_on() -> None:
 
 
 def test_tags_removed_then_added_or_changed() -> None:
-    table = FakeTable(spec(tags=[{"key": "team", "value": "a"}, {"key": "gone", "value": "x"}]))
-    [[untag, tag]] = converge(table, spec(tags=[{"key": "team", "value": "b"}, {"key": "env", "value": "prod"}]))
+    table = FakeTable(spec(tags=[{"key": "team", "value": "aaa"}, {"key": "gone", "value": "x"}]))
+    [[untag, tag]] = converge(table, spec(tags=[{"key": "team", "value": "bbb"}, {"key": "env", "value": "prod"}]))
     assert (untag.api, untag.params) == ("UntagResource", {"ResourceArn": ARN, "TagKeys": ["gone"]})
     assert (tag.api, tag.params) == (
         "TagResource",
-        {"ResourceArn": ARN, "Tags": [{"Key": "team", "Value": "b"}, {"Key": "env", "Value": "prod"}]},
+        {"ResourceArn": ARN, "Tags": [{"Key": "team", "Value": "bbb"}, {"Key": "env", "Value": "prod"}]},
     )
-    assert table.tags == {"team": "b", "env": "prod"}
+    assert table.tags == {"team": "bbb", "env": "prod"}
 
 
 def test_ttl_on_and_moved_to_another_attribute() -> None:
@@ -380,8 +380,8 @@ def test_many_changes_at_once_follow_the_order() -> None:
     }
     table = FakeTable(spec(**provisioned))
     desired = with_indexes(
-        "a",
-        "b",
+        "aaa",
+        "bbb",
         read=5,
         billingMode="PROVISIONED",
         provisionedThroughput={"readCapacityUnits": 10, "writeCapacityUnits": 10},
@@ -405,23 +405,23 @@ def test_many_changes_at_once_follow_the_order() -> None:
 
 def test_index_on_pay_per_request_table_and_on_demand_limits() -> None:
     table = FakeTable(spec())
-    desired = with_indexes("a", onDemandThroughput={"maxReadRequestUnits": 100, "maxWriteRequestUnits": 100})
+    desired = with_indexes("aaa", onDemandThroughput={"maxReadRequestUnits": 100, "maxWriteRequestUnits": 100})
     rounds = converge(table, desired)
     assert [s.params.get("OnDemandThroughput") for r in rounds for s in r] == [
         {"MaxReadRequestUnits": 100, "MaxWriteRequestUnits": 100},
         None,
     ]
     assert "ProvisionedThroughput" not in rounds[1][0].params["GlobalSecondaryIndexUpdates"][0]["Create"]
-    [[removed]] = converge(table, with_indexes("a", onDemandThroughput={"maxReadRequestUnits": 50}))
+    [[removed]] = converge(table, with_indexes("aaa", onDemandThroughput={"maxReadRequestUnits": 50}))
     assert removed.params["OnDemandThroughput"] == {"MaxReadRequestUnits": 50, "MaxWriteRequestUnits": -1}
 
 
 def test_index_key_change_recreates_the_index() -> None:
-    table = FakeTable(with_indexes("a"))
-    desired = with_indexes("a")
+    table = FakeTable(with_indexes("aaa"))
+    desired = with_indexes("aaa")
     desired.global_secondary_indexes[0].projection.projection_type = "KEYS_ONLY"
     rounds = converge(table, desired)
-    assert [[index_ops(s) for s in r] for r in rounds] == [[[("Delete", "a")]], [[("Create", "a")]]]
+    assert [[index_ops(s) for s in r] for r in rounds] == [[[("Delete", "aaa")]], [[("Create", "aaa")]]]
     assert not rounds[0][0].destructive  # the spec names the index: it comes back
 
 
@@ -435,9 +435,9 @@ def test_index_the_spec_never_named_is_destructive_and_refused_without_opt_in() 
 
 
 def test_nothing_but_tags_while_updating() -> None:
-    table = FakeTable(spec(tags=[{"key": "a", "value": "1"}]))
+    table = FakeTable(spec(tags=[{"key": "aaa", "value": "1"}]))
     table.table["TableStatus"] = "UPDATING"
-    desired = spec(tags=[{"key": "a", "value": "2"}], deletionProtectionEnabled=True)
+    desired = spec(tags=[{"key": "aaa", "value": "2"}], deletionProtectionEnabled=True)
     observed = table.observed()
     result = plan(delta(desired, observed.spec), observed, desired)
     assert [s.api for s in result.steps] == ["TagResource"]
@@ -445,11 +445,11 @@ def test_nothing_but_tags_while_updating() -> None:
 
 
 def test_wait_while_an_index_is_busy_or_the_table_creating() -> None:
-    table = FakeTable(with_indexes("a"))
+    table = FakeTable(with_indexes("aaa"))
     table.table["GlobalSecondaryIndexes"][0]["IndexStatus"] = "CREATING"
-    desired = with_indexes("a", "b")
+    desired = with_indexes("aaa", "bbb")
     observed = table.observed()
-    assert plan(delta(desired, observed.spec), observed, desired) == Plan(wait="index a is CREATING")
+    assert plan(delta(desired, observed.spec), observed, desired) == Plan(wait="index aaa is CREATING")
     table.table["TableStatus"] = "CREATING"
     observed = table.observed()
     assert plan(delta(desired, observed.spec), observed, desired) == Plan(wait="the table is CREATING")
@@ -467,14 +467,14 @@ def test_terminal_table_statuses(status: str) -> None:
 
 
 def test_replacement_leaves_the_table_untouched() -> None:
-    table = FakeTable(spec(tags=[{"key": "a", "value": "1"}]))
+    table = FakeTable(spec(tags=[{"key": "aaa", "value": "1"}]))
     desired = spec(
         attributeDefinitions=[
             {"attributeName": "pk", "attributeType": "S"},
             {"attributeName": "sk", "attributeType": "S"},
         ],
         keySchema=[{"attributeName": "pk", "keyType": "HASH"}, {"attributeName": "sk", "keyType": "RANGE"}],
-        tags=[{"key": "a", "value": "2"}],
+        tags=[{"key": "aaa", "value": "2"}],
     )
     observed = table.observed()
     result = plan(delta(desired, observed.spec), observed, desired)
@@ -509,7 +509,7 @@ def test_replicas_one_change_per_round_and_removal_is_destructive() -> None:
 
 def test_create_table_params_hold_what_creation_takes() -> None:
     full = with_indexes(
-        "a",
+        "aaa",
         read=1,
         billingMode="PROVISIONED",
         provisionedThroughput={"readCapacityUnits": 1, "writeCapacityUnits": 2},
@@ -517,7 +517,7 @@ def test_create_table_params_hold_what_creation_takes() -> None:
         sseSpecification={"enabled": True, "kmsMasterKeyID": "alias/k"},
         tableClass="STANDARD_INFREQUENT_ACCESS",
         deletionProtectionEnabled=True,
-        tags=[{"key": "team", "value": "a"}],
+        tags=[{"key": "team", "value": "aaa"}],
         timeToLive={"enabled": True, "attributeName": "expires"},
         continuousBackups={"pointInTimeRecoveryEnabled": True},
         contributorInsights="ENABLED",
@@ -550,3 +550,14 @@ def test_delete_table_honours_deletion_protection() -> None:
     assert "set spec.deletionProtectionEnabled to false" in delete_table(protected).terminal
     [step] = delete_table(FakeTable(spec()).observed()).steps
     assert (step.api, step.params, step.destructive) == ("DeleteTable", {"TableName": "orders"}, True)
+    assert "set spec.deletionProtectionEnabled to false" in delete_table(
+        protected, spec(deletionProtectionEnabled=True)).terminal
+
+
+def test_delete_table_turns_protection_off_when_the_spec_does() -> None:
+    protected = FakeTable(spec(deletionProtectionEnabled=True)).observed()
+    steps = delete_table(protected, spec(deletionProtectionEnabled=False)).steps
+    assert [(s.api, s.params) for s in steps] == [
+        ("UpdateTable", {"TableName": "orders", "DeletionProtectionEnabled": False}),
+        ("DeleteTable", {"TableName": "orders"}),
+    ]

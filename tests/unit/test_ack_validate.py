@@ -164,8 +164,8 @@ def test_projection_include_and_non_key_attributes() -> None:
     table = spec(
         attributeDefinitions=attributes("pk", "sk", "city"),
         globalSecondaryIndexes=[
-            gsi("a", "city", projection={"projectionType": "INCLUDE"}),
-            gsi("b", "city", projection={"projectionType": "ALL", "nonKeyAttributes": ["x"]}),
+            gsi("aaa", "city", projection={"projectionType": "INCLUDE"}),
+            gsi("bbb", "city", projection={"projectionType": "ALL", "nonKeyAttributes": ["x"]}),
         ],
     )
     assert messages(table) == [
