@@ -1,0 +1,135 @@
+"""drift_scan: a drift run over N Table resources (100 and 1000), all in sync and then with 10% drifted.
+
+Each case prints one JSON line: the drift flow's wall seconds (in a child process, Prefect's API already
+up), a baseline making the same AWS reads with plain boto3 at the same concurrency (no Prefect, no
+Kubernetes), their ratio, AWS calls per table (reads and writes, from the endpoint's call log), the
+Kubernetes API calls the flow made, and the flow process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from kubernetes import client
+
+from ack.model import API_VERSION, GROUP, OWNER_TAG, PLURAL, VERSION
+from sandbox.aws import calls, reset_calls
+from sandbox.stack import Sandbox
+
+SIZES = tuple(int(n) for n in os.environ.get("BENCH_DRIFT_SIZES", "100,1000").split(","))
+CONCURRENCY = 16
+NAMESPACE = "bench"
+READS = ("Describe", "List", "Get")
+
+
+def _spec(name: str) -> dict:
+    return {"tableName": name, "billingMode": "PAY_PER_REQUEST",
+            "attributeDefinitions": [{"attributeName": "id", "attributeType": "S"}],
+            "keySchema": [{"attributeName": "id", "keyType": "HASH"}],
+            "tags": [{"key": "team", "value": "bench"}]}
+
+
+def populate(sandbox: Sandbox, start: int, stop: int) -> None:
+    """Tables and their resources, as a reconcile would have left them (tagged with their owner)."""
+    ddb = _boto(sandbox)
+    custom = client.CustomObjectsApi(sandbox.control_plane.api_client())
+
+    def one(i: int) -> None:
+        name = f"bench-{i:04d}"
+        ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                         Tags=[{"Key": "team", "Value": "bench"}, {"Key": OWNER_TAG, "Value": f"{NAMESPACE}/{name}"}])
+        custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, {
+            "apiVersion": API_VERSION, "kind": "Table", "metadata": {"name": name}, "spec": _spec(name)})
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(start, stop)))
+
+
+def _boto(sandbox: Sandbox):
+    return boto3.client("dynamodb", endpoint_url=sandbox.aws.url, region_name=sandbox.aws.region,
+                        aws_access_key_id=sandbox.aws.access_key_id,
+                        aws_secret_access_key=sandbox.aws.secret_access_key,
+                        config=Config(max_pool_connections=CONCURRENCY, retries={"mode": "standard"}))
+
+
+def baseline(sandbox: Sandbox, tables: int) -> float:
+    """The same reads the drift flow makes, with plain boto3 and the same concurrency."""
+    ddb = _boto(sandbox)
+
+    def read(i: int) -> None:
+        name = f"bench-{i:04d}"
+        arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
+        ddb.list_tags_of_resource(ResourceArn=arn)
+        ddb.describe_time_to_live(TableName=name)
+        ddb.describe_continuous_backups(TableName=name)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        list(pool.map(read, range(tables)))
+    return time.perf_counter() - started
+
+
+def run_flow(sandbox: Sandbox, prefect_home: Path) -> dict:
+    env = {**os.environ, **sandbox.environ(), "PREFECT_HOME": str(prefect_home), "PREFECT_LOGGING_LEVEL": "WARNING"}
+    env.pop("PREFECT_API_URL", None)
+    result = subprocess.run([sys.executable, "-m", "benchmarks.drift_child", NAMESPACE, str(CONCURRENCY)],
+                            env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"the drift run failed: {result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure(sandbox: Sandbox, tables: int, drifted: int, prefect_home: Path) -> dict:
+    reset_calls(sandbox.aws.url, sandbox.aws.access_key_id)
+    figures = run_flow(sandbox, prefect_home)
+    made = [c for c in calls(sandbox.aws.url, sandbox.aws.access_key_id) if c["app"] == "ackflow"]
+    reads = sum(1 for c in made if c["operation"].startswith(READS))
+    base = baseline(sandbox, tables)
+    return {"benchmark": "drift_scan", "tables": tables, "drifted": drifted, "flow_s": round(figures["flow_s"], 2),
+            "baseline_s": round(base, 2), "ratio": round(figures["flow_s"] / base, 2),
+            "aws_reads_per_table": round(reads / tables, 2),
+            "aws_writes_per_table": round((len(made) - reads) / tables, 3),
+            "k8s_calls": figures["k8s_calls"], "peak_rss_mb": figures["peak_rss_mb"]}
+
+
+def drift_some(sandbox: Sandbox, tables: int, share: float = 0.1) -> int:
+    """Out of band, as a console user would: the tag `team` removed from every tenth table."""
+    ddb = _boto(sandbox)
+    chosen = range(0, tables, round(1 / share))
+    for i in chosen:
+        arn = ddb.describe_table(TableName=f"bench-{i:04d}")["Table"]["TableArn"]
+        ddb.untag_resource(ResourceArn=arn, TagKeys=["team"])
+    return len(chosen)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder, Sandbox(Path(folder) / "sandbox") as sandbox:
+        client.CoreV1Api(sandbox.control_plane.api_client()).create_namespace({"metadata": {"name": NAMESPACE}})
+        from tasks.connections import resolve_target
+        from tasks.kube_tables import ensure_crd
+
+        os.environ.update(sandbox.environ())
+        ensure_crd.fn(resolve_target("sandbox"))
+        made = 0
+        for tables in SIZES:
+            populate(sandbox, made, tables)
+            made = tables
+            time.sleep(1)  # the new tables leave CREATING
+            print(json.dumps(measure(sandbox, tables, 0, Path(folder) / "prefect")), flush=True)
+            drifted = drift_some(sandbox, tables)
+            print(json.dumps(measure(sandbox, tables, drifted, Path(folder) / "prefect")), flush=True)
+
+
+if __name__ == "__main__":
+    main()
