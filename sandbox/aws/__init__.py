@@ -78,7 +78,9 @@ class AwsEndpoint:
             self.port = free_port()
         else:
             ensure_port_free(self.port, "the local AWS endpoint")
-        env = {**os.environ, **self.env, "SANDBOX_AWS_ACCESS_KEY_ID": self.access_key_id}
+        # AWS's managed IAM policies exist in every account; moto loads them only when asked.
+        env = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true", **os.environ, **self.env,
+               "SANDBOX_AWS_ACCESS_KEY_ID": self.access_key_id}
         self.process = ManagedProcess(
             "aws-endpoint",
             [sys.executable, "-m", "sandbox.aws", "--port", str(self.port)],

@@ -1,0 +1,1 @@
+"""Pure logic of the bootstrap (no I/O but reading its configuration file)."""

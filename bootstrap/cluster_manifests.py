@@ -1,0 +1,87 @@
+"""What the bootstrap applies to the cluster, as plain manifests: the monitoring and logging agents, the
+StorageClasses for EBS and EFS, and the sample application. Pure: values in, dicts out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+AGENTS_NAMESPACE = "amazon-cloudwatch"
+APP_NAMESPACE = "default"
+APP_NAME = "sample-app"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "ackflow"}
+
+
+def _meta(name: str, namespace: str | None = None, **labels: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": {**MANAGED_BY, **labels}}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
+
+
+def _daemonset(name: str, image: str, env: dict[str, str], mounts: list[tuple[str, str]]) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": name}
+    return {
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": _meta(name, AGENTS_NAMESPACE, **labels),
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": name,
+                    "containers": [{
+                        "name": name, "image": image,
+                        "env": [{"name": k, "value": v} for k, v in env.items()],
+                        "resources": {"limits": {"cpu": "200m", "memory": "200Mi"},
+                                      "requests": {"cpu": "50m", "memory": "64Mi"}},
+                        "volumeMounts": [{"name": f"host-{i}", "mountPath": path, "readOnly": True}
+                                         for i, (_, path) in enumerate(mounts)],
+                    }],
+                    "volumes": [{"name": f"host-{i}", "hostPath": {"path": host}} for i, (host, _) in enumerate(mounts)],
+                },
+            },
+        },
+    }
+
+
+def agents(cluster: str, region: str, log_group: str) -> list[dict[str, Any]]:
+    """The CloudWatch agent (metrics) and Fluent Bit (logs to CloudWatch Logs) as DaemonSets."""
+    common = {"CLUSTER_NAME": cluster, "AWS_REGION": region}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(AGENTS_NAMESPACE)},
+        *({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, AGENTS_NAMESPACE)}
+          for name in ("cloudwatch-agent", "fluent-bit")),
+        _daemonset("cloudwatch-agent", "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:latest",
+                   {**common, "HOST_NAME": "node"}, [("/proc", "/rootfs/proc"), ("/sys", "/sys")]),
+        _daemonset("fluent-bit", "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable",
+                   {**common, "LOG_GROUP_NAME": log_group}, [("/var/log", "/var/log")]),
+    ]
+
+
+def storage_classes(file_system_id: str | None) -> list[dict[str, Any]]:
+    """gp3 volumes through the EBS CSI driver, and (when there is one) the EFS file system through EFS CSI."""
+    classes: list[dict[str, Any]] = [{
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": _meta("ebs-gp3"),
+        "provisioner": "ebs.csi.aws.com", "volumeBindingMode": "WaitForFirstConsumer",
+        "parameters": {"type": "gp3", "encrypted": "true"}, "allowVolumeExpansion": True,
+    }]
+    if file_system_id:
+        classes.append({
+            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": _meta("efs"),
+            "provisioner": "efs.csi.aws.com",
+            "parameters": {"provisioningMode": "efs-ap", "fileSystemId": file_system_id, "directoryPerms": "700"},
+        })
+    return classes
+
+
+def sample_app(image: str, replicas: int = 2) -> list[dict[str, Any]]:
+    """The sample application from the ECR repository, and a Service in front of it."""
+    labels = {"app.kubernetes.io/name": APP_NAME}
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(APP_NAME, APP_NAMESPACE, **labels),
+         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels},
+                               "spec": {"containers": [{"name": APP_NAME, "image": image,
+                                                        "ports": [{"containerPort": 8080, "protocol": "TCP"}]}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(APP_NAME, APP_NAMESPACE, **labels),
+         "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}},
+    ]

@@ -1,0 +1,56 @@
+"""Any manifest, applied to the cluster with server-side apply: what `kubectl apply --server-side` does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes import dynamic
+from kubernetes.client import ApiException
+from prefect.cache_policies import NO_CACHE
+from prefect import task
+
+from tasks.aws import ServiceResult
+from tasks.connections import Target
+from tasks.kube_tables import FIELD_MANAGER, server_message
+
+
+class ApplyError(RuntimeError):
+    pass
+
+
+def _describe(manifest: dict[str, Any]) -> str:
+    meta = manifest["metadata"]
+    return f"{manifest['kind']} {meta.get('namespace', '') + '/' if meta.get('namespace') else ''}{meta['name']}"
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def apply_manifests(target: Target, manifests: list[dict[str, Any]], service: str,
+                    dry_run: bool = False) -> list[ServiceResult]:
+    """Apply each manifest in order; "created", "updated" or "found" (re-applying the same is a no-op)."""
+    api = dynamic.DynamicClient(target.kube_api())
+    results = []
+    for manifest in manifests:
+        resource = api.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
+        meta = manifest["metadata"]
+        namespace = meta.get("namespace") if resource.namespaced else None
+        try:
+            before = resource.get(name=meta["name"], namespace=namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            before = None
+        try:
+            after = resource.server_side_apply(body=manifest, name=meta["name"], namespace=namespace,
+                                               field_manager=FIELD_MANAGER, force_conflicts=True,
+                                               dry_run="All" if dry_run else None)
+        except ApiException as exc:
+            raise ApplyError(f"{_describe(manifest)}: {server_message(exc)}") from None
+        if before is None:
+            action = "would create" if dry_run else "created"
+        elif before.metadata.resourceVersion == after.metadata.resourceVersion:
+            action = "found"
+        else:
+            action = "would update" if dry_run else "updated"
+        results.append(ServiceResult(service=service, name=_describe(manifest), id=after.metadata.uid or "",
+                                     status="applied" if not dry_run else "planned", action=action))
+    return results
