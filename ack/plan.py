@@ -92,17 +92,24 @@ def plan(
     return Plan([s for s in steps if permitted(s)], refused=[s for s in steps if not permitted(s)])
 
 
-def delete_table(observed: Observed) -> Plan:
-    """The deletion of the table (the resource was deleted and its deletion policy is `delete`)."""
+def delete_table(observed: Observed, desired: TableSpec | None = None) -> Plan:
+    """The deletion of the table (the resource was deleted and its deletion policy is `delete`).
+
+    A protected table is deleted only once the resource's spec (`desired`) turns the protection off, as
+    the terminal message asks: then the protection goes first (wait for the table before deleting it)."""
     if observed.table_status == "DELETING":
         return Plan(wait="the table is DELETING")
-    if observed.spec.deletion_protection_enabled:
-        return Plan(
-            terminal="the table has deletion protection: set spec.deletionProtectionEnabled to false to delete it, "
-            "or annotate the resource services.k8s.aws/deletion-policy: retain to keep it"
-        )
     name = observed.spec.table_name
-    return Plan([Step("DeleteTable", {"TableName": name}, f"delete the table {name}", destructive=True)])
+    steps = [Step("DeleteTable", {"TableName": name}, f"delete the table {name}", destructive=True)]
+    if observed.spec.deletion_protection_enabled:
+        if desired is None or desired.deletion_protection_enabled:
+            return Plan(
+                terminal="the table has deletion protection: set spec.deletionProtectionEnabled to false to delete "
+                "it, or annotate the resource services.k8s.aws/deletion-policy: retain to keep it"
+            )
+        params = {"TableName": name, "DeletionProtectionEnabled": False}
+        steps.insert(0, Step("UpdateTable", params, "turn deletion protection off, as the spec says"))
+    return Plan(steps)
 
 
 def create_table_params(spec: TableSpec) -> dict[str, Any]:

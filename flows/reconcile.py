@@ -284,11 +284,13 @@ def _finalize(target: Target, resource: dict[str, Any], timeout_seconds: float) 
         spec = TableSpec.model_validate(resource.get("spec") or {})
         live = read_table(target, spec)
         if live is not None and live.owner == _owner(resource):  # never delete a table it does not own
-            deletion = delete_table(live.observed)
+            deletion = delete_table(live.observed, spec)
             if deletion.terminal:
                 return _refuse_deletion(target, resource, outcome, "DeletionProtected", deletion.terminal)
-            if not deletion.wait:
-                run_step(target, deletion.steps[0])
+            for step in deletion.steps:
+                run_step(target, step)
+                if step.api == "UpdateTable":  # AWS deletes no table while it is UPDATING
+                    wait_until_settled(target, spec.table_name, timeout_seconds, poll_seconds(target))
             wait_until_gone(target, spec.table_name, timeout_seconds, poll_seconds(target))
     except ValidationError:
         pass  # a spec that never validated never made a table

@@ -20,6 +20,7 @@ from sandbox.aws.rules import (
     NothingToUpdate,
     NoThroughputOnDemand,
     NoUpdateWhileBusy,
+    OnDemandLimits,
     OneIndexAtATime,
     OneIndexChangePerCall,
     StreamDisableDropsShard,
@@ -285,6 +286,31 @@ def test_table_class_and_sse_follow_create_and_update() -> None:
     described = run_after(rules, ddb("DescribeTable"))
     assert described["TableClassSummary"] == {"TableClass": "STANDARD"}
     assert "SSEDescription" not in described
+
+
+def test_on_demand_limits_follow_create_and_update() -> None:
+    rules = [OnDemandLimits()]
+    gsi = {"IndexName": "g", "KeySchema": KEY, "Projection": {"ProjectionType": "ALL"},
+           "OnDemandThroughput": {"MaxReadRequestUnits": 50, "MaxWriteRequestUnits": 50}}
+    created = run_after(rules, ddb("CreateTable", GlobalSecondaryIndexes=[gsi],
+                                   OnDemandThroughput={"MaxReadRequestUnits": 100, "MaxWriteRequestUnits": 100}),
+                        gsis=("g",))
+    assert created["OnDemandThroughput"] == {"MaxReadRequestUnits": 100, "MaxWriteRequestUnits": 100}
+    assert created["GlobalSecondaryIndexes"][0]["OnDemandThroughput"] == gsi["OnDemandThroughput"]
+
+    run_after(rules, ddb("UpdateTable", OnDemandThroughput={"MaxReadRequestUnits": 200}), gsis=("g",))
+    update = {"IndexName": "g", "OnDemandThroughput": {"MaxReadRequestUnits": 60, "MaxWriteRequestUnits": -1}}
+    run_after(rules, ddb("UpdateTable", GlobalSecondaryIndexUpdates=[{"Update": update}]), gsis=("g",))
+    described = run_after(rules, ddb("DescribeTable"), gsis=("g",))
+    assert described["OnDemandThroughput"] == {"MaxReadRequestUnits": 200, "MaxWriteRequestUnits": 100}
+    assert described["GlobalSecondaryIndexes"][0]["OnDemandThroughput"] == update["OnDemandThroughput"]
+
+    run_after(rules, ddb("UpdateTable", GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "g"}}]))
+    recreated = {**gsi, "OnDemandThroughput": None}
+    run_after(rules, ddb("UpdateTable", GlobalSecondaryIndexUpdates=[{"Create": recreated}]), gsis=("g",))
+    assert "OnDemandThroughput" not in run_after(rules, ddb("DescribeTable"), gsis=("g",))["GlobalSecondaryIndexes"][0]
+    run_after(rules, ddb("DeleteTable"))
+    assert "OnDemandThroughput" not in run_after(rules, ddb("DescribeTable"))
 
 
 def test_kms_key_arn_forms() -> None:
