@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bootstrap.config import BootstrapConfig
+from tasks.aws.eks import cluster_log_group, cluster_name
+
 AGENTS_NAMESPACE = "amazon-cloudwatch"
 APP_NAMESPACE = "default"
 APP_NAME = "sample-app"
@@ -85,3 +88,14 @@ def sample_app(image: str, replicas: int = 2) -> list[dict[str, Any]]:
         {"apiVersion": "v1", "kind": "Service", "metadata": _meta(APP_NAME, APP_NAMESPACE, **labels),
          "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}},
     ]
+
+
+def for_config(config: BootstrapConfig, file_system_id: str | None, image: str) -> list[dict[str, Any]]:
+    """Everything the configuration puts on the cluster, in the order it is applied."""
+    manifests = []
+    if config.cloudwatch.enabled and config.eks.enabled:
+        manifests += agents(cluster_name(config.prefix), config.region, cluster_log_group(config.prefix))
+    manifests += storage_classes(file_system_id)
+    if config.ecr.enabled:
+        manifests += sample_app(image)
+    return manifests

@@ -36,7 +36,7 @@ from tasks.aws.databases import (
     is_aurora,
 )
 from tasks.aws.ecr import ensure_repository
-from tasks.aws.eks import cluster_log_group, cluster_name, ensure_cluster, ensure_nodegroup
+from tasks.aws.eks import cluster_name, ensure_cluster, ensure_nodegroup
 from tasks.aws.iam import ensure_role
 from tasks.aws.msk import ensure_msk_cluster
 from tasks.aws.network import ensure_security_group, ensure_subnets, ensure_vpc
@@ -199,12 +199,8 @@ def cluster_steps(where: Target, config: BootstrapConfig, rows: list[ServiceResu
                          action="found")]
     if config.dynamodb.enabled:
         out += tables(cluster, config.dynamodb.manifests, dry_run)
-    manifests = cluster_manifests.storage_classes(_id_of(rows, "efs file system"))
-    if config.cloudwatch.enabled and config.eks.enabled:
-        manifests = cluster_manifests.agents(cluster_name(config.prefix), config.region,
-                                             cluster_log_group(config.prefix)) + manifests
-    if config.ecr.enabled:
-        manifests += cluster_manifests.sample_app(f"{_id_of(rows, 'ecr repository') or 'app'}:latest")
+    manifests = cluster_manifests.for_config(config, _id_of(rows, "efs file system"),
+                                             f"{_id_of(rows, 'ecr repository') or 'app'}:latest")
     out += done("cluster manifests", apply_manifests.submit(cluster, manifests, "kubernetes", dry_run))
     return out
 

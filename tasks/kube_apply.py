@@ -54,3 +54,34 @@ def apply_manifests(target: Target, manifests: list[dict[str, Any]], service: st
         results.append(ServiceResult(service=service, name=_describe(manifest), id=after.metadata.uid or "",
                                      status="applied" if not dry_run else "planned", action=action))
     return results
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def delete_manifests(target: Target, manifests: list[dict[str, Any]], service: str,
+                     dry_run: bool = False) -> list[ServiceResult]:
+    """Delete what `apply_manifests` made, in reverse order, and only objects this project manages."""
+    api = dynamic.DynamicClient(target.kube_api())
+    results = []
+    for manifest in reversed(manifests):
+        resource = api.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
+        meta = manifest["metadata"]
+        namespace = meta.get("namespace") if resource.namespaced else None
+        try:
+            live = resource.get(name=meta["name"], namespace=namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            live = None
+        labels = dict(live.metadata.labels or {}) if live else {}
+        if live is None:
+            action = "absent"
+        elif labels.get("app.kubernetes.io/managed-by") != "ackflow":
+            action = "kept"  # same name, someone else's: never deleted
+        elif dry_run:
+            action = "would delete"
+        else:
+            resource.delete(name=meta["name"], namespace=namespace)
+            action = "deleted"
+        results.append(ServiceResult(service=service, name=_describe(manifest), id=live.metadata.uid if live else "",
+                                     status="", action=action))
+    return results

@@ -154,3 +154,15 @@ def write_status(target: Target, resource: dict[str, Any], status: dict[str, Any
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
 def namespace_annotations(target: Target, namespace: str) -> dict[str, str]:
     return client.CoreV1Api(target.kube_api()).read_namespace(namespace).metadata.annotations or {}
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def delete_resource(target: Target, namespace: str, name: str) -> bool:
+    """Ask the API server to delete a Table resource (its finalizer then waits for the reconcile); False if absent."""
+    try:
+        _custom(target).delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True

@@ -215,3 +215,12 @@ def delete_vpc(target: Target, prefix: str, dry_run: bool = False) -> ServiceRes
         ec2.delete_vpc(VpcId=found.id)
 
     return remove(target, "vpc", name, find=find, delete=delete, dry_run=dry_run, timeout=300, delay=5)
+
+
+def vpc_id_of(target: Target, prefix: str, settings: NetworkConfig) -> str | None:
+    """The VPC the bootstrap used: the default one (when configured and present) or its own, if any."""
+    ec2 = client("ec2", target)
+    if settings.use_default_vpc and (default := _default_vpc(ec2)):
+        return default
+    found = _find_vpc(ec2, prefix)
+    return found.id if found else None
