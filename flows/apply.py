@@ -45,20 +45,29 @@ def apply(manifests: list[dict[str, Any]], connection: Connection = Connection()
     """
     where = resolve_target(connection)
     ensure_crd(where)
-    outcomes: list[Outcome] = []
-    applied: list[tuple[str, str]] = []
     for manifest in manifests:
-        meta = manifest["metadata"]
-        namespace = meta.setdefault("namespace", "default")
-        if refusal := apply_resource(where, manifest):  # the API server's verdict: schema, permissions
-            outcomes.append(Outcome(namespace=namespace, name=meta["name"],
-                                    table=str((manifest.get("spec") or {}).get("tableName", "")),
-                                    state="Refused", message=refusal))
-        else:
-            applied.append((namespace, meta["name"]))
-    outcomes += [reconcile_table(ns, name, where, timeout_seconds) for ns, name in applied]
+        manifest["metadata"].setdefault("namespace", "default")
+    # The API server judges every manifest (schema, permissions) before any is stored: one bad manifest
+    # stops the whole run, so nothing is half-applied.
+    refusals = [apply_resource(where, manifest, dry_run=True) for manifest in manifests]
+    if any(refusals):
+        outcomes = [_outcome(m, "Refused", r) if r else
+                    _outcome(m, "Refused", "not applied: another manifest of this run was refused")
+                    for m, r in zip(manifests, refusals)]
+    else:
+        for manifest in manifests:
+            if refusal := apply_resource(where, manifest):  # e.g. a change made meanwhile
+                raise RuntimeError(f"{manifest['metadata']['name']}: {refusal}")
+        outcomes = [reconcile_table(m["metadata"]["namespace"], m["metadata"]["name"], where, timeout_seconds)
+                    for m in manifests]
     print("\n" + summary(outcomes) + f"\n\nAWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
     return outcomes
+
+
+def _outcome(manifest: dict[str, Any], state: str, message: str) -> Outcome:
+    meta = manifest["metadata"]
+    return Outcome(namespace=meta["namespace"], name=meta["name"], state=state, message=message,
+                   table=str((manifest.get("spec") or {}).get("tableName", "")))
 
 
 def main(argv: list[str] | None = None) -> int:

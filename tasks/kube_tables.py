@@ -103,18 +103,22 @@ def list_resources(target: Target, namespace: str | None = None, label_selector:
 
 
 @task(cache_policy=NO_CACHE)
-def apply_resource(target: Target, manifest: dict[str, Any]) -> str:
+def apply_resource(target: Target, manifest: dict[str, Any], dry_run: bool = False) -> str:
     """Server-side apply, as `kubectl apply --server-side` does: re-applying the same manifest is a no-op.
-    Returns "" when applied, else the API server's refusal (schema 422, permissions 403) for a person."""
+    Returns "" when applied (or, with dry_run, when it would be), else the API server's refusal (schema
+    422, permissions 403) for a person."""
     meta = manifest["metadata"]
     try:
         _custom(target).patch_namespaced_custom_object(
             GROUP, VERSION, meta.get("namespace", "default"), PLURAL, meta["name"], manifest,
             field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml",
+            dry_run="All" if dry_run else None,
         )
     except client.ApiException as exc:
-        if exc.status in (400, 403, 404, 422):
-            return server_message(exc)
+        message = server_message(exc)
+        # v1.20's server-side apply answers a value of the wrong type with a 500 that names the field.
+        if exc.status in (400, 403, 404, 422) or message.startswith("failed to create typed patch object"):
+            return message
         raise
     return ""
 
