@@ -41,8 +41,10 @@ from ack.validate import validate
 from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, converge_table, reconcile_table, status_after
 from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
 from tasks.dynamodb import LiveTable, owned_tables_outside, read_live, read_tables
+from tasks.kube_lease import held
 from tasks.kube_tables import Conflict, list_resources, read_resource, write_status
 
+DRIFT_LEASE = "ackflow-drift"
 REPORT_ARTIFACT = "drift-report"
 SUMMARY_ARTIFACT = "drift-summary"
 DRIFT_FOUND = (DriftClass.DRIFTED, DriftClass.MISSING)
@@ -68,15 +70,22 @@ def drift(namespace: str | None = None, label_selector: str | None = None, detec
     Args:
         namespace: Only this namespace; empty for every namespace.
         label_selector: Only the Table resources matching this label selector, e.g. `team=payments`.
-        detect_only: Report differences and change nothing (the per-table annotation
-            `ackflow.dev/drift-policy` still applies).
+        detect_only: Report differences and change nothing, whatever the tables' `ackflow.dev/drift-policy`
+            annotations say.
         report_path: Also write the report rows to this file (.csv or .json) on the machine that runs the flow.
         connection: Where the flow acts: the target and, optionally, credentials blocks.
         concurrency: How many live tables are read at once.
         timeout_seconds: How long remediation may wait for one table to converge.
     """
-    default_policy = "detect-only" if detect_only else "remediate"
     where = resolve_target(connection)
+    # Two runs at once would remediate the same tables twice: the second waits for the first.
+    with held(where, DRIFT_LEASE, on_wait=lambda holder: print(f"waiting for the drift run {holder} to finish")):
+        return _drift(where, namespace, label_selector, detect_only, report_path, concurrency, timeout_seconds)
+
+
+def _drift(where: Target, namespace: str | None, label_selector: str | None, detect_only: bool,
+           report_path: str | None, concurrency: int, timeout_seconds: float) -> DriftResult:
+    default_policy = "detect-only" if detect_only else "remediate"
     resources = {f"{r['metadata']['namespace']}/{r['metadata']['name']}": r
                  for r in list_resources(where, namespace, label_selector)}
     checks, specs, lives = check_tables(where, resources, default_policy, concurrency)
