@@ -135,12 +135,21 @@ class ControlPlane:
             self.folder / "logs" / "kube-apiserver.log",
         )
         self.processes.append(apiserver)
-        apiserver.start()
-        tls = ssl.create_default_context(cafile=str(ca.cert_path))
-        apiserver.wait_until(
-            lambda: _get(f"{self.server}/readyz", tls, self.admin_token) == 200, 90, "ready"
-        )
+        self._apiserver = apiserver
+        self._tls = ssl.create_default_context(cafile=str(ca.cert_path))
+        self._start_apiserver()
         self._grant_viewer()
+
+    def _start_apiserver(self) -> None:
+        self._apiserver.start()
+        self._apiserver.wait_until(
+            lambda: _get(f"{self.server}/readyz", self._tls, self.admin_token) == 200, 90, "ready"
+        )
+
+    def restart_apiserver(self) -> None:
+        """Stop kube-apiserver and start it again on the same port and etcd (for the reliability tests)."""
+        self._apiserver.stop()
+        self._start_apiserver()
 
     def _grant_viewer(self) -> None:
         """The read-only user: get/list/watch on everything, nothing else."""

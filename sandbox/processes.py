@@ -33,7 +33,8 @@ def ensure_port_free(port: int, what: str) -> int:
 
 
 def _die_with_parent() -> None:
-    # Children must not outlive the sandbox, even when the parent is killed with SIGKILL.
+    # Children must not outlive the sandbox, even when the parent is killed with SIGKILL. The kernel ties
+    # this to the *thread* that started the child: start children from a long-lived thread.
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     os.setsid()  # Ctrl-C reaches only the parent, which then stops the children in order.

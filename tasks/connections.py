@@ -19,6 +19,7 @@ from typing import Literal
 import boto3
 from botocore.config import Config
 from pydantic import BaseModel, Field
+from urllib3 import Retry
 
 from sandbox.stack import DEFAULT_DIR, read_env_file, start_detached
 
@@ -140,12 +141,20 @@ def kube_api_client(kubeconfig: str | None = None, context: str | None = None):
     return _kube_api_client(path, context, version)
 
 
+# An API server restarting (an upgrade, a failover) is away for seconds: ride it out with backoff
+# (1, 2, 4 ... 32 s, about a minute in all) rather than failing the run; writes carry resourceVersions,
+# so a repeat is safe.
+KUBE_RETRIES = Retry(total=8, connect=8, read=2, status=4, backoff_factor=0.5, backoff_max=32,
+                     status_forcelist=(502, 503, 504), allowed_methods=None)
+
+
 @functools.cache
 def _kube_api_client(path: str, context: str | None, _version: int):
     from kubernetes import client, config
 
     configuration = client.Configuration()
     config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+    configuration.retries = KUBE_RETRIES
     return client.ApiClient(configuration)
 
 
