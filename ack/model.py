@@ -390,6 +390,9 @@ class TableStatus(_Reported):
     )
     replicas: list[ReplicaDescription] | None = Field(None, description="The replicas as AWS reports them.")
     observed_generation: int | None = Field(None, description="The metadata.generation last reconciled.")
+    managed_indexes: list[str] | None = Field(
+        None, description="The global secondary indexes an applied spec named: removing one from the spec deletes "
+                          "it; an index the spec never named is never deleted without ackflow.dev/allow-destructive.")
     last_drift_check: DriftCheck | None = Field(None, description="The outcome of the last drift check.")
 
 

@@ -62,9 +62,13 @@ class Plan:
 
 
 def plan(
-    differences: list[Difference], observed: Observed, desired: TableSpec, *, allow_destructive: bool = True
+    differences: list[Difference], observed: Observed, desired: TableSpec, *, allow_destructive: bool = True,
+    known_indexes: frozenset[str] = frozenset(),
 ) -> Plan:
-    """This round's steps for a validated `desired` spec, given the delta against `observed`."""
+    """This round's steps for a validated `desired` spec, given the delta against `observed`.
+
+    Deleting an index the spec does not name is destructive (refused unless `allow_destructive`), except
+    for the `known_indexes`: those an applied spec named before, which the user has since removed."""
     if not differences:
         return Plan()
     if replace := replacements(differences, observed.spec):
@@ -74,7 +78,7 @@ def plan(
         return Plan(terminal=f"the table is {status}: it cannot be changed")
     if status == "CREATING":
         return Plan(wait="the table is CREATING")
-    round_ = _Round(differences, observed, desired)
+    round_ = _Round(differences, observed, desired, known_indexes)
     steps = round_.tags() + round_.policy()
     if not {d.field for d in differences} - _SIDE_FIELDS:
         return Plan(steps)
@@ -164,8 +168,10 @@ def _busy(observed: Observed) -> str:
 class _Round:
     """The steps of one round, each method one stage of the order in the module docstring."""
 
-    def __init__(self, differences: list[Difference], observed: Observed, desired: TableSpec) -> None:
+    def __init__(self, differences: list[Difference], observed: Observed, desired: TableSpec,
+                 known_indexes: frozenset[str] = frozenset()) -> None:
         self.differences = differences
+        self.known_indexes = known_indexes
         self.fields = {d.field for d in differences}
         self.observed, self.live, self.desired = observed, observed.spec, desired
         self.name = observed.spec.table_name
@@ -251,8 +257,9 @@ class _Round:
     def index_deletions(self) -> list[Step]:
         steps = [
             self._update(
-                f"delete index {n}: the spec does not name it",
-                True,
+                f"delete index {n}: the spec no longer names it" if n in self.known_indexes
+                else f"delete index {n}: the spec never named it",
+                n not in self.known_indexes,
                 GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": n}}],
             )
             for n in self.removed

@@ -20,7 +20,6 @@ from ack import conditions as cond
 from ack.delta import delta
 from ack.errors import Recoverable, ReconcileError, Terminal
 from ack.model import (
-    ADOPTED,
     ADOPTION_FIELDS,
     ADOPTION_POLICY,
     ALLOW_DESTRUCTIVE,
@@ -82,6 +81,7 @@ def _converge(target: Target, resource: dict[str, Any], timeout_seconds: float) 
     conditions = status.get("conditions") or []
     spec_name = (resource.get("spec") or {}).get("tableName", "")
     live: LiveTable | None = None
+    managed: list[str] | None = None  # set once a spec's indexes all exist
     state, message = "Synced", ""
     deadline = time.monotonic() + timeout_seconds
     try:
@@ -94,9 +94,9 @@ def _converge(target: Target, resource: dict[str, Any], timeout_seconds: float) 
             live, adopted = _ensure_table(target, resource, spec, live, deadline)
             if adopted:
                 conditions = cond.adopted(conditions, f"took over the existing table {spec.table_name}")
-            allow_destructive = (annotations.get(ALLOW_DESTRUCTIVE) == "true"
-                                 or not _is_true(conditions, ADOPTED))
-            live = converge_table(target, spec, live, deadline, allow_destructive)
+            live = converge_table(target, spec, live, deadline, annotations.get(ALLOW_DESTRUCTIVE) == "true",
+                                  frozenset(status.get("managedIndexes") or []))
+            managed = [index.index_name for index in spec.global_secondary_indexes or []]
             conditions = cond.synced(conditions)
     except Terminal as exc:
         state, message = "Terminal", exc.message
@@ -105,7 +105,7 @@ def _converge(target: Target, resource: dict[str, Any], timeout_seconds: float) 
         state, message = "Recoverable", exc.message
         conditions = cond.recoverable(conditions, exc.reason, exc.message)
 
-    new_status = status_after(status, live, conditions, meta.get("generation"))
+    new_status = status_after(status, live, conditions, meta.get("generation"), managed)
     if cond.status_changed(status, new_status):
         write_status(target, resource, new_status)
     return Outcome(namespace=meta["namespace"], name=meta["name"], table=spec_name, state=state, message=message)
@@ -207,11 +207,12 @@ def _settled(target: Target, spec: TableSpec, deadline: float) -> LiveTable:
 
 
 def converge_table(target: Target, spec: TableSpec, live: LiveTable, deadline: float,
-                   allow_destructive: bool) -> LiveTable:
+                   allow_destructive: bool, known_indexes: frozenset[str] = frozenset()) -> LiveTable:
     """Read, diff, plan and run one round at a time until nothing differs (or the deadline passes)."""
     while True:
         differences = delta(spec, live.observed.spec)
-        step_plan = plan(differences, live.observed, spec, allow_destructive=allow_destructive)
+        step_plan = plan(differences, live.observed, spec, allow_destructive=allow_destructive,
+                         known_indexes=known_indexes)
         if step_plan.replacements:
             raise Terminal("RequiresReplacement", "; ".join(map(str, step_plan.replacements)))
         if step_plan.terminal:
@@ -246,19 +247,20 @@ def _observe_only(spec: TableSpec, live: LiveTable | None) -> tuple[LiveTable, s
     return live, f"read-only: {len(differences)} differences not applied: " + ", ".join(d.path for d in differences)
 
 
-def status_after(old: dict[str, Any], live: LiveTable | None, conditions: list[dict], generation: int | None) -> dict:
-    """The new status: what AWS reports, the conditions, and the drift record the drift flow keeps."""
+KEPT = ("managedIndexes", "lastDriftCheck")  # the reconciler's and the drift flow's own records
+
+
+def status_after(old: dict[str, Any], live: LiveTable | None, conditions: list[dict], generation: int | None,
+                 managed_indexes: list[str] | None = None) -> dict:
+    """The new status: what AWS reports, the conditions, and the records the flows keep."""
     observed = cond.status_from_describe(live.describe) if live else {
-        key: value for key, value in old.items() if key not in ("conditions", "observedGeneration", "lastDriftCheck")
+        key: value for key, value in old.items() if key not in ("conditions", "observedGeneration", *KEPT)
     }
     status = {**observed, "conditions": conditions, "observedGeneration": generation}
-    if "lastDriftCheck" in old:
-        status["lastDriftCheck"] = old["lastDriftCheck"]
+    status.update({key: old[key] for key in KEPT if key in old})
+    if managed_indexes is not None:
+        status["managedIndexes"] = managed_indexes
     return status
-
-
-def _is_true(conditions: list[dict], type_: str) -> bool:
-    return any(c.get("type") == type_ and c.get("status") == "True" for c in conditions)
 
 
 # ------------------------------------------------------------------------------------- deletion

@@ -38,7 +38,7 @@ from werkzeug.test import run_wsgi_app
 from werkzeug.wsgi import get_input_stream
 
 from sandbox.aws.faults import Fault, Faults, parse_faults
-from sandbox.aws.rules import Call, Refusal, Rule, default_rules, table_key
+from sandbox.aws.rules import Call, Refusal, Rule, default_rules, index_changes, table_key
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -211,6 +211,8 @@ class CallLog:
     def record(self, call: Call, status: int) -> None:
         entry = {"service": call.service, "operation": call.operation, "time": time.time(), "status": status,
                  "app": call.app}
+        if changes := index_changes(call):  # which GSIs an UpdateTable created or deleted: data safety tests
+            entry["index_changes"] = [list(change) for change in changes]
         self._calls.append(entry)
 
     def entries(self) -> list[dict[str, Any]]:
