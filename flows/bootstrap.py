@@ -199,7 +199,10 @@ def cluster_steps(where: Target, config: BootstrapConfig, rows: list[ServiceResu
                          action="found")]
     if config.dynamodb.enabled:
         out += tables(cluster, config.dynamodb.manifests, dry_run)
-    manifests = cluster_manifests.for_config(config, _id_of(rows, "efs file system"),
+    file_system = _id_of(rows, "efs file system")
+    if dry_run and file_system is None and any(r.service == "efs file system" for r in rows):
+        file_system = "fs-planned"  # made by this run: its StorageClass is planned too
+    manifests = cluster_manifests.for_config(config, file_system,
                                              f"{_id_of(rows, 'ecr repository') or 'app'}:latest")
     out += done("cluster manifests", apply_manifests.submit(cluster, manifests, "kubernetes", dry_run))
     return out

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from kubernetes import dynamic
+from kubernetes import client, dynamic
 from kubernetes.client import ApiException
 from prefect.cache_policies import NO_CACHE
 from prefect import task
@@ -12,6 +13,10 @@ from prefect import task
 from tasks.aws import ServiceResult
 from tasks.connections import Target
 from tasks.kube_tables import FIELD_MANAGER, server_message
+
+
+# A deleted namespace is gone once the namespace controller has emptied it; the bound for that.
+NAMESPACE_GONE_SECONDS = 300
 
 
 class ApplyError(RuntimeError):
@@ -29,10 +34,15 @@ def apply_manifests(target: Target, manifests: list[dict[str, Any]], service: st
     """Apply each manifest in order; "created", "updated" or "found" (re-applying the same is a no-op)."""
     api = dynamic.DynamicClient(target.kube_api())
     results = []
+    planned_namespaces = set()  # a dry run cannot put anything in a namespace it did not create
     for manifest in manifests:
         resource = api.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
         meta = manifest["metadata"]
         namespace = meta.get("namespace") if resource.namespaced else None
+        if namespace in planned_namespaces:
+            results.append(ServiceResult(service=service, name=_describe(manifest), id="", status="planned",
+                                         action="would create"))
+            continue
         try:
             before = resource.get(name=meta["name"], namespace=namespace)
         except ApiException as exc:
@@ -47,6 +57,8 @@ def apply_manifests(target: Target, manifests: list[dict[str, Any]], service: st
             raise ApplyError(f"{_describe(manifest)}: {server_message(exc)}") from None
         if before is None:
             action = "would create" if dry_run else "created"
+            if dry_run and manifest["kind"] == "Namespace":
+                planned_namespaces.add(meta["name"])
         elif before.metadata.resourceVersion == after.metadata.resourceVersion:
             action = "found"
         else:
@@ -81,7 +93,32 @@ def delete_manifests(target: Target, manifests: list[dict[str, Any]], service: s
             action = "would delete"
         else:
             resource.delete(name=meta["name"], namespace=namespace)
+            if manifest["kind"] == "Namespace":
+                _wait_namespace_gone(target, meta["name"])
             action = "deleted"
         results.append(ServiceResult(service=service, name=_describe(manifest), id=live.metadata.uid if live else "",
                                      status="", action=action))
     return results
+
+
+def _wait_namespace_gone(target: Target, name: str) -> None:
+    """A deleted namespace stays Terminating, refusing new objects, until it is emptied and finalized: wait, so
+    that a bootstrap right after a teardown can make it again. The sandbox's API server runs without the
+    namespace controller that finalizes namespaces, so there (its objects of ours deleted before it) it is
+    finalized here."""
+    core = client.CoreV1Api(target.kube_api())
+    deadline = time.monotonic() + NAMESPACE_GONE_SECONDS
+    while True:
+        try:
+            live = core.read_namespace(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        if target.kind == "sandbox" and live.spec and live.spec.finalizers:
+            live.spec.finalizers = []
+            core.replace_namespace_finalize(name, live)
+            continue
+        if time.monotonic() >= deadline:
+            raise ApplyError(f"Namespace {name}: still {live.status.phase} after {NAMESPACE_GONE_SECONDS} s")
+        time.sleep(1 if target.kind == "sandbox" else 5)
