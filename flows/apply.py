@@ -15,6 +15,7 @@ from prefect import flow
 
 from ack.manifests import ManifestError, parse_manifests
 from ack.outcome import Outcome, summary
+from flows.cli import guarded, outcomes_exit
 from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, reconcile_table
 from tasks.connections import AWS_RETRIES, Connection, resolve_target
 from tasks.kube_tables import apply_resource, ensure_crd
@@ -78,17 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS,
                         help="seconds to wait for each table to converge")
     args = parser.parse_args(argv)
-    try:
-        manifests = read_manifests(args.files)
-        outcomes = apply(manifests, Connection(target=args.target), args.timeout)
-    except Exception as exc:  # the contract: one line on stderr, exit 1
-        print(f"apply failed: {exc}".splitlines()[0], file=sys.stderr)
-        return 1
-    failed = [o for o in outcomes if not o.ok]
-    if failed:
-        print(f"apply: {len(failed)} of {len(outcomes)} resources not synced", file=sys.stderr)
-        return 1
-    return 0
+    return outcomes_exit("apply", guarded("apply", lambda: apply(
+        read_manifests(args.files), Connection(target=args.target), args.timeout)))
 
 
 if __name__ == "__main__":

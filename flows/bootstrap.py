@@ -23,14 +23,15 @@ from pydantic import Field
 from ack.manifests import parse_manifests
 from ack.model import TableSpec
 from bootstrap import cluster_manifests
-from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, ConfigError, load_config
+from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
+from flows.cli import guarded
 from flows.reconcile import reconcile_table
 from tasks.account import check_aws_identity
 from tasks.aws import ServiceResult
 from tasks.aws.apigateway import ensure_http_api
 from tasks.aws.appmesh import ensure_mesh
 from tasks.aws.cloudwatch import alarm_specs, ensure_alarm, ensure_dashboard, ensure_log_group, log_group_specs
-from tasks.aws.codepipeline import build_log_group, ensure_build_project, ensure_pipeline
+from tasks.aws.codepipeline import ensure_build_project, ensure_pipeline
 from tasks.aws.databases import (
     ensure_aurora_cluster, ensure_db_instance, ensure_db_subnet_group, ensure_docdb_cluster, ensure_docdb_instance,
     is_aurora,
@@ -254,19 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", choices=["sandbox", "aws"],
                         help="sandbox or aws (default: the configuration's target, else sandbox)")
     args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)  # before anything starts: a bad file is a clear error at once
-        target = args.target or config.target
-        if target == "aws" and config.target != "aws" and args.target is None:
-            raise StepFailed("target aws needs --target aws or target: aws in the configuration")
-        bootstrap(config_path=args.config, plan=args.plan, connection=Connection(target=target))
-    except ConfigError as exc:
-        print(f"bootstrap: {exc}", file=sys.stderr)
+    config = guarded("bootstrap", lambda: load_config(args.config))  # a bad file: a clear error, at once
+    if config is None:
         return 1
-    except Exception as exc:  # the contract: one line on stderr, exit 1
-        print(f"bootstrap failed: {exc}".splitlines()[0], file=sys.stderr)
-        return 1
-    return 0
+    connection = Connection(target=args.target or config.target)
+    rows = guarded("bootstrap", lambda: bootstrap(config_path=args.config, plan=args.plan, connection=connection))
+    return 0 if rows is not None else 1
 
 
 if __name__ == "__main__":

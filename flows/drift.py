@@ -38,6 +38,7 @@ from ack.errors import ReconcileError
 from ack.model import ALLOW_DESTRUCTIVE, RECREATE_MISSING, TableSpec
 from ack.plan import plan
 from ack.validate import validate
+from flows.cli import guarded
 from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, converge_table, reconcile_table, status_after
 from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
 from tasks.dynamodb import LiveTable, owned_tables_outside, read_live, read_tables
@@ -299,12 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.report and Path(args.report).suffix not in (".csv", ".json"):
         parser.error(f"--report: {args.report!r} must end in .csv or .json")
-    try:
-        result = drift(namespace=args.namespace, label_selector=args.selector, detect_only=args.detect_only,
-                       report_path=args.report, connection=Connection(target=args.target),
-                       concurrency=args.concurrency)
-    except Exception as exc:  # the contract: one line on stderr, exit 1
-        print(f"drift failed: {exc}".splitlines()[0], file=sys.stderr)
+    result = guarded("drift", lambda: drift(
+        namespace=args.namespace, label_selector=args.selector, detect_only=args.detect_only,
+        report_path=args.report, connection=Connection(target=args.target), concurrency=args.concurrency))
+    if result is None:
         return 1
     if result.failures:
         print(f"drift: {result.failures} tables could not be checked or fixed (see the report)", file=sys.stderr)

@@ -32,6 +32,7 @@ from ack.model import (
     TableSpec,
 )
 from ack.outcome import Outcome, summary
+from flows.cli import guarded, outcomes_exit
 from ack.plan import Step, create_table_params, delete_table, plan
 from ack.validate import unsupported, validate
 from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
@@ -349,16 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.all_namespaces and args.name:
         parser.error("a NAME needs a namespace (-n), not --all-namespaces")
     namespace = None if args.all_namespaces else (args.namespace or "default")
-    try:
-        outcomes = reconcile(namespace, args.name, Connection(target=args.target), args.timeout)
-    except Exception as exc:
-        print(f"reconcile failed: {exc}".splitlines()[0], file=sys.stderr)
-        return 1
-    failed = [o for o in outcomes if not o.ok]
-    if failed:
-        print(f"reconcile: {len(failed)} of {len(outcomes)} resources not synced", file=sys.stderr)
-        return 1
-    return 0
+    return outcomes_exit("reconcile", guarded("reconcile", lambda: reconcile(
+        namespace, args.name, Connection(target=args.target), args.timeout)))
 
 
 if __name__ == "__main__":

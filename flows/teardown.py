@@ -17,7 +17,8 @@ from pydantic import Field
 
 from ack.manifests import parse_manifests
 from bootstrap import cluster_manifests
-from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, ConfigError, load_config
+from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
+from flows.cli import guarded
 from flows.bootstrap import StepFailed, connect, done
 from flows.reconcile import reconcile_table
 from tasks.aws import ServiceResult
@@ -154,20 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan", action="store_true", help="only say what would be deleted")
     parser.add_argument("--target", choices=["sandbox", "aws"], help="default: the configuration's target")
     args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        target = args.target or config.target
-        if target == "aws" and not (args.yes or args.plan):
-            print("teardown: this deletes resources from a real AWS account; run again with --yes", file=sys.stderr)
-            return 1
-        teardown(config_path=args.config, plan=args.plan, connection=Connection(target=target))
-    except ConfigError as exc:
-        print(f"teardown: {exc}", file=sys.stderr)
+    config = guarded("teardown", lambda: load_config(args.config))
+    if config is None:
         return 1
-    except Exception as exc:  # the contract: one line on stderr, exit 1
-        print(f"teardown failed: {exc}".splitlines()[0], file=sys.stderr)
+    target = args.target or config.target
+    if target == "aws" and not (args.yes or args.plan):
+        print("teardown: this deletes resources from a real AWS account; run again with --yes", file=sys.stderr)
         return 1
-    return 0
+    rows = guarded("teardown", lambda: teardown(config_path=args.config, plan=args.plan,
+                                                 connection=Connection(target=target)))
+    return 0 if rows is not None else 1
 
 
 if __name__ == "__main__":
