@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 import uuid
 from typing import Any
 
@@ -13,7 +15,8 @@ from ack.model import GROUP, PLURAL, VERSION
 from flows.apply import apply
 from flows.reconcile import reconcile_table
 from sandbox.aws import calls, reset_calls
-from tasks.connections import Target
+from sandbox.stack import Sandbox
+from tasks.connections import Target, resolve_target
 
 
 def unique(prefix: str) -> str:
@@ -75,6 +78,20 @@ def describe(target: Target, table_name: str) -> dict[str, Any]:
 
 def table_exists(target: Target, table_name: str) -> bool:
     return table_name in dynamodb(target).list_tables()["TableNames"]
+
+
+@contextlib.contextmanager
+def own_sandbox(folder, aws_env: dict[str, str]):
+    """A sandbox of a module's own (e.g. with faults injected); the process environment points at it
+    meanwhile, and the flows' target with it."""
+    saved = dict(os.environ)
+    with Sandbox(folder, aws_env=aws_env) as sandbox:
+        os.environ.update(sandbox.environ())
+        try:
+            yield resolve_target("sandbox")
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
 
 
 class CallCounter:

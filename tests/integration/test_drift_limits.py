@@ -4,30 +4,21 @@ reported as "retry later", and the run goes on with the other tables. A sandbox 
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
 
 from flows.drift import drift
-from sandbox.stack import Sandbox
-from tasks.connections import resolve_target
-from tests.integration.tables import Cluster, apply, describe, dynamodb, manifest, simple_spec, unique
+from tests.integration.tables import Cluster, apply, describe, dynamodb, manifest, own_sandbox, simple_spec, unique
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory, prefect_api):
-    """A sandbox with AWS's windows in force; the process environment points at it meanwhile."""
-    saved = dict(os.environ)
-    with Sandbox(tmp_path_factory.mktemp("limited"), aws_env={}) as sandbox:
-        os.environ.update(sandbox.environ())
-        try:
-            yield resolve_target("sandbox")
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+    """A sandbox with AWS's windows in force."""
+    with own_sandbox(tmp_path_factory.mktemp("limited"), {}) as target:
+        yield target
 
 
 def test_rate_limited_fixes_are_reported_as_retry_later(limited, tmp_path):

@@ -3,7 +3,6 @@ drift still reach the right end state, through botocore's and Prefect's retries,
 
 from __future__ import annotations
 
-import os
 
 import boto3
 import pytest
@@ -11,9 +10,8 @@ from botocore.config import Config
 
 from flows.drift import drift
 from flows.reconcile import reconcile
-from sandbox.stack import Sandbox
-from tasks.connections import AWS_RETRIES, resolve_target
-from tests.integration.tables import Cluster, apply, manifest, simple_spec, unique
+from tasks.connections import AWS_RETRIES
+from tests.integration.tables import Cluster, apply, manifest, own_sandbox, simple_spec, unique
 
 pytestmark = pytest.mark.integration
 CONTROL_PLANE = ["CreateTable", "DescribeTable", "UpdateTable", "DeleteTable", "ListTables", "TagResource",
@@ -25,15 +23,9 @@ FAULTS = ",".join([f"dynamodb:{op}=throttle:0.3" for op in CONTROL_PLANE]
 
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory, prefect_api):
-    saved = dict(os.environ)
     env = {"SANDBOX_AWS_FAULTS": FAULTS, "SANDBOX_AWS_FAULT_SEED": "7", "SANDBOX_AWS_TTL_WINDOW": "0"}
-    with Sandbox(tmp_path_factory.mktemp("faulty"), aws_env=env) as sandbox:
-        os.environ.update(sandbox.environ())
-        try:
-            yield resolve_target("sandbox")
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+    with own_sandbox(tmp_path_factory.mktemp("faulty"), env) as target:
+        yield target
 
 
 def test_flows_reach_the_end_state_despite_throttling_and_errors(faulty, tmp_path):
