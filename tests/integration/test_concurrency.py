@@ -108,3 +108,32 @@ def test_an_apply_killed_midway_converges_on_a_rerun_without_duplicates(sandbox,
     assert resource["status"]["tableStatus"] == "ACTIVE"
     assert dynamodb(target).describe_time_to_live(TableName=table)["TimeToLiveDescription"]["TimeToLiveStatus"] \
         == "ENABLED"
+
+
+def test_a_drift_run_killed_midway_converges_on_a_rerun(sandbox, target, tmp_path):
+    """The rerun waits out the dead run's lease, fixes what is left, and fixes nothing twice."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    cluster, namespace = Cluster(target), unique("killdrift")
+    cluster.core.create_namespace({"metadata": {"name": namespace}})
+    tables = [unique("kd") for _ in range(5)]
+    apply([manifest(t, simple_spec(t, tags=[{"key": "team", "value": "a"}]), namespace) for t in tables])
+    ddb = dynamodb(target)
+    for table in tables:
+        ddb.untag_resource(ResourceArn=describe(target, table)["TableArn"], TagKeys=["team"])
+    calls = CallCounter(target, sandbox.aws.access_key_id)
+    calls.reset()
+
+    def tagged() -> int:
+        return sum(1 for c in calls.entries() if c["app"] == "ackflow" and c["operation"] == "TagResource")
+
+    first = _command(["flows.drift", "-n", namespace], env)
+    _wait_for(lambda: tagged() >= 1, "the first remediation", timeout=300)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    second = _command(["flows.drift", "-n", namespace], env)
+    output, _ = second.communicate(timeout=600)
+    assert second.returncode == 0, output[-3000:]
+    assert tagged() == len(tables)  # each table fixed once, by one run or the other
+    for table in tables:
+        tags = ddb.list_tags_of_resource(ResourceArn=describe(target, table)["TableArn"])["Tags"]
+        assert {"Key": "team", "Value": "a"} in tags
