@@ -1,0 +1,184 @@
+"""`python -m flows.watch`: Table resources applied, changed and deleted with kubectl are reconciled without
+any other command, by a watch that holds only the in-cluster role of deploy/watch/; which changes need work;
+a fresh list after 410 Gone; a clean stop. And deploy/watch/ applies cleanly to the API server."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from flows.watch import TableWatch, WorkFilter
+from tasks.kube_tables import ensure_crd
+from tests.integration.prefect_server import REPO, Process, child_env, wait_until
+from tests.integration.tables import Cluster, dynamodb, manifest, simple_spec, table_exists, unique
+
+DEPLOY_WATCH = REPO / "deploy" / "watch"
+SERVICE_ACCOUNT = "system:serviceaccount:ackflow-system:ackflow-watch"
+TABLES = "tables.dynamodb.services.k8s.aws"
+SYNC_TIMEOUT = 240
+
+
+def _resource(generation: int = 1, observed: int | None = None, synced: bool = False, deleting: bool = False,
+              annotations: dict[str, str] | None = None) -> dict:
+    meta = {"namespace": "ns", "name": "t", "generation": generation, "annotations": annotations or {}}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    status = {"observedGeneration": observed,
+              "conditions": [{"type": "ACK.ResourceSynced", "status": "True" if synced else "False"}]}
+    return {"metadata": meta, "status": status}
+
+
+def test_our_own_writes_need_no_work_and_a_users_changes_do():
+    needs_work = WorkFilter()
+    assert needs_work("ADDED", _resource())
+    assert not needs_work("MODIFIED", _resource())  # the finalizer, written before the status
+    assert not needs_work("MODIFIED", _resource(observed=1, synced=True))  # the status
+    assert needs_work("MODIFIED", _resource(generation=2, observed=1, synced=True))  # the spec
+    assert needs_work("MODIFIED", _resource(generation=2, observed=1, synced=True,
+                                            annotations={"ackflow.dev/allow-destructive": "true"}))
+    assert needs_work("MODIFIED", _resource(generation=3, observed=2, synced=True, deleting=True))
+    assert not needs_work("DELETED", _resource(generation=3, deleting=True))
+    assert needs_work("ADDED", _resource())  # the same name again: a new resource
+
+
+@pytest.mark.parametrize(("resource", "expected"), [
+    (_resource(observed=1, synced=True), False),
+    (_resource(observed=1, synced=False), True),  # a failed reconcile: a restart tries again
+    (_resource(generation=2, observed=1, synced=True), True),
+    (_resource(observed=1, synced=True, deleting=True), True),
+])
+def test_a_listed_resource_needs_work_unless_it_was_reconciled_at_its_generation(resource, expected):
+    assert WorkFilter()("LISTED", resource) is expected
+
+
+@pytest.fixture(scope="module")
+def cluster(target) -> Cluster:
+    ensure_crd.fn(target)  # an admin's step: the watch's role may only read the CRD
+    return Cluster(target)
+
+
+def _kubectl(sandbox, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+    impersonate = [f"--as={user}"] if user else []
+    return subprocess.run([str(sandbox.kubectl_path), *impersonate, *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.integration
+def test_deploy_watch_applies_cleanly_and_grants_only_what_the_watch_needs(sandbox, cluster):
+    for _ in range(2):  # and again: unchanged
+        applied = _kubectl(sandbox, "apply", "-f", str(DEPLOY_WATCH))
+        assert applied.returncode == 0, applied.stderr
+    assert "deployment.apps/ackflow-watch" in applied.stdout
+    allowed = [("watch", TABLES, "--all-namespaces"), ("patch", TABLES, "-n", "default"),
+               ("patch", TABLES, "--subresource=status", "-n", "default"), ("get", "namespaces"),
+               ("create", "events", "-n", "default"), ("get", f"customresourcedefinitions/{TABLES}")]
+    refused = [("delete", TABLES, "-n", "default"), ("create", TABLES, "-n", "default"), ("get", "secrets", "-A"),
+               ("create", "customresourcedefinitions"), ("get", "customresourcedefinitions/other.example.com")]
+    for verb_and_resource in allowed:
+        assert _kubectl(sandbox, "auth", "can-i", *verb_and_resource, user=SERVICE_ACCOUNT).returncode == 0, \
+            verb_and_resource
+    for verb_and_resource in refused:
+        assert _kubectl(sandbox, "auth", "can-i", *verb_and_resource, user=SERVICE_ACCOUNT).returncode == 1, \
+            verb_and_resource
+
+
+def _service_account_kubeconfig(sandbox, target, folder: Path) -> Path:
+    """A kubeconfig holding a token of the watch's service account, as the pod would have."""
+    token = client.CoreV1Api(target.kube_api()).create_namespaced_service_account_token(
+        "ackflow-watch", "ackflow-system", {"spec": {"audiences": [], "expirationSeconds": 3600}}).status.token
+    admin = yaml.safe_load(sandbox.kubeconfig_path.read_text())
+    path = folder / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "clusters": admin["clusters"][:1],
+        "users": [{"name": "ackflow-watch", "user": {"token": token}}],
+        "contexts": [{"name": "watch", "context": {"cluster": admin["clusters"][0]["name"], "user": "ackflow-watch"}}],
+        "current-context": "watch"}))
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture(scope="module")
+def watching(sandbox, target, cluster, tmp_path_factory) -> Process:
+    """`python -m flows.watch --all-namespaces` with the in-cluster role only, and Prefect's temporary API."""
+    assert _kubectl(sandbox, "apply", "-f", str(DEPLOY_WATCH)).returncode == 0
+    folder = tmp_path_factory.mktemp("watch")
+    kubeconfig = _service_account_kubeconfig(sandbox, target, folder)
+    env = child_env(folder / "prefect-home", None, **{**sandbox.environ(), "KUBECONFIG": str(kubeconfig)})
+    watch = Process([sys.executable, "-m", "flows.watch", "--all-namespaces"], env, folder / "watch.log")
+    try:
+        wait_until(lambda: "watching Table resources in every namespace" in watch.output(), "the watch", 180, watch)
+        yield watch
+    finally:
+        watch.stop()
+        print(f"watch output: {watch.log}")
+
+
+def _synced(cluster: Cluster, name: str, namespace: str, generation: int) -> bool:
+    resource = cluster.get(name, namespace)
+    condition = cluster.condition(name, "ACK.ResourceSynced", namespace)
+    return (resource.get("status") or {}).get("observedGeneration") == generation and bool(
+        condition and condition["status"] == "True")
+
+
+def _apply(sandbox, resource: dict, folder: Path) -> Path:
+    path = folder / f"{unique('table')}.yaml"
+    path.write_text(yaml.safe_dump(resource))
+    applied = _kubectl(sandbox, "apply", "-f", str(path))
+    assert applied.returncode == 0, applied.stderr
+    return path
+
+
+@pytest.mark.integration
+def test_tables_applied_changed_and_deleted_with_kubectl_are_reconciled_by_the_watch(watching, sandbox, target,
+                                                                                     cluster, tmp_path):
+    namespace, table = unique("watched"), unique("watched")
+    cluster.core.create_namespace({"metadata": {"name": namespace}})
+    resource = manifest("orders", simple_spec(table), namespace)
+    _apply(sandbox, resource, tmp_path)
+    wait_until(lambda: _synced(cluster, "orders", namespace, 1), "the watch syncing a new Table", SYNC_TIMEOUT,
+               watching)
+    wait_until(lambda: f"ADDED {namespace}/orders (generation 1): Synced" in watching.output(), "the watch's line",
+               30, watching)
+
+    resource["spec"]["tags"] = [{"key": "team", "value": "platform"}]
+    path = _apply(sandbox, resource, tmp_path)
+    wait_until(lambda: _synced(cluster, "orders", namespace, 2), "the watch syncing a changed spec", SYNC_TIMEOUT,
+               watching)
+    arn = cluster.get("orders", namespace)["status"]["ackResourceMetadata"]["arn"]
+    assert dynamodb(target).list_tags_of_resource(ResourceArn=arn)["Tags"][-1:] == [{"Key": "team",
+                                                                                       "Value": "platform"}]
+    wait_until(lambda: f"MODIFIED {namespace}/orders (generation 2): Synced" in watching.output(), "the watch's line",
+               30, watching)
+    # Our own finalizer and status writes caused no reconcile of their own: one line per user change.
+    assert watching.output().count(f"{namespace}/orders (generation") == 2
+
+    deleted = _kubectl(sandbox, "delete", "-f", str(path), "--wait=false")
+    assert deleted.returncode == 0, deleted.stderr
+    wait_until(lambda: not cluster.exists("orders", namespace) and not table_exists(target, table),
+               "the watch deleting the table and releasing the resource", SYNC_TIMEOUT, watching)
+
+
+@pytest.mark.integration
+def test_a_watch_whose_resource_version_is_gone_lists_again(target, cluster):
+    namespace = unique("gone")
+    cluster.core.create_namespace({"metadata": {"name": namespace}})
+    cluster.api.create_namespaced_custom_object("dynamodb.services.k8s.aws", "v1alpha1", namespace, "tables",
+                                                manifest("t", simple_spec(unique("gone")), namespace))
+    tables = TableWatch(client.CustomObjectsApi(target.kube_api()), namespace)
+    changes = tables.changes(version="1")  # long compacted: the API server answers 410 Gone
+    change, resource = next(changes)
+    tables.stop()
+    assert (change, resource["metadata"]["name"]) == ("LISTED", "t")
+    assert list(changes) == []  # and a stopped watch ends
+
+
+@pytest.mark.integration
+def test_the_watch_stops_cleanly_on_sigterm(watching):
+    assert watching.stop(signal.SIGTERM) == 0, watching.output()[-3000:]
+    assert "watch stopped after" in watching.output()
