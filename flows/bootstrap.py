@@ -191,7 +191,10 @@ def file_system(where: Target, prefix: str, subnet_ids: list[str], group: str, d
 def cluster_steps(where: Target, config: BootstrapConfig, rows: list[ServiceResult],
                   dry_run: bool) -> list[ServiceResult]:
     """On the cluster: the Table CRD and resources (reconciled), the agents, StorageClasses and the app."""
-    if where.kind == "aws" and not dry_run:
+    if where.kind == "aws":
+        if dry_run and _id_of(rows, "eks cluster") is None:  # planned by this run: nothing to connect to yet
+            return [ServiceResult(service="cluster", name=cluster_name(config.prefix), id="", status="planned",
+                                  action="would create")]
         cluster = eks_target(where, cluster_name(config.prefix), tempfile.mkdtemp(prefix="ackflow-"))
     else:  # the sandbox's API server stands in for the EKS cluster (moto's has no API server)
         cluster = where
