@@ -69,7 +69,9 @@ class Cluster:
 
 
 def dynamodb(target: Target):
-    return boto3.client("dynamodb", region_name=target.region, endpoint_url=target.aws_endpoint_url)
+    """A client with the credentials the environment names now (boto3's default session keeps the first
+    ones it saw, and some modules switch to a sandbox of their own)."""
+    return boto3.session.Session().client("dynamodb", region_name=target.region, endpoint_url=target.aws_endpoint_url)
 
 
 def describe(target: Target, table_name: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ def faulty(tmp_path_factory, prefect_api):
 
 def test_flows_reach_the_end_state_despite_throttling_and_errors(faulty, tmp_path):
     # The test's own client must get through the faults too.
-    ddb = boto3.client("dynamodb", region_name=faulty.region, endpoint_url=faulty.aws_endpoint_url,
+    ddb = boto3.session.Session().client("dynamodb", region_name=faulty.region, endpoint_url=faulty.aws_endpoint_url,
                        config=Config(retries={"mode": "standard", "total_max_attempts": 20}))
     cluster = Cluster(faulty)
     namespace = unique("faults")

@@ -73,22 +73,23 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 def test_no_secret_appears_in_output_reports_artifacts_or_errors(sandbox, target, tmp_path):
     secrets = _secrets(sandbox)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    table = unique("secret")
+    table, namespace = unique("secret"), unique("secret")
+    Cluster(target).core.create_namespace({"metadata": {"name": namespace}})
     manifest_file = tmp_path / "table.yaml"
-    manifest_file.write_text(yaml.safe_dump(manifest(table, simple_spec(table))))
+    manifest_file.write_text(yaml.safe_dump(manifest(table, simple_spec(table), namespace)))
     report = tmp_path / "report.csv"
 
     applied = _run(["flows.apply", "-f", str(manifest_file)], env)
     assert applied.returncode == 0, applied.stderr[-2000:]
-    drifted = _run(["flows.drift", "--report", str(report)], env)
+    drifted = _run(["flows.drift", "-n", namespace, "--report", str(report)], env)
     assert drifted.returncode == 0, drifted.stderr[-2000:]
-    refused = _run(["flows.drift"], {**env, "AWS_ACCESS_KEY_ID": "AKIAWRONGWRONGWRONG0"})
+    refused = _run(["flows.drift", "-n", namespace], {**env, "AWS_ACCESS_KEY_ID": "AKIAWRONGWRONGWRONG0"})
     assert refused.returncode == 1 and "security token" in refused.stderr
     for name, result in (("apply", applied), ("drift", drifted), ("a refused drift", refused)):
         _assert_clean(result.stdout + result.stderr, secrets, f"the output of {name}")
     _assert_clean(report.read_text(), secrets, "the drift report")
 
-    drift(report_path=str(tmp_path / "in-process.json"))  # its artifacts land in the tests' Prefect API
+    drift(namespace=namespace, report_path=str(tmp_path / "in-process.json"))  # artifacts: the tests' API
 
     async def artifacts() -> str:
         async with get_client() as client:
