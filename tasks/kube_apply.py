@@ -28,6 +28,19 @@ def _describe(manifest: dict[str, Any]) -> str:
     return f"{manifest['kind']} {meta.get('namespace', '') + '/' if meta.get('namespace') else ''}{meta['name']}"
 
 
+def locate(api: dynamic.DynamicClient, manifest: dict[str, Any]) -> tuple[Any, str | None, Any]:
+    """The API resource a manifest names, its namespace (None when cluster-scoped), and the live object
+    (None when there is none)."""
+    resource = api.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
+    namespace = manifest["metadata"].get("namespace") if resource.namespaced else None
+    try:
+        return resource, namespace, resource.get(name=manifest["metadata"]["name"], namespace=namespace)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        return resource, namespace, None
+
+
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def apply_manifests(target: Target, manifests: list[dict[str, Any]], service: str,
                     dry_run: bool = False) -> list[ServiceResult]:
@@ -36,19 +49,12 @@ def apply_manifests(target: Target, manifests: list[dict[str, Any]], service: st
     results = []
     planned_namespaces = set()  # a dry run cannot put anything in a namespace it did not create
     for manifest in manifests:
-        resource = api.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
         meta = manifest["metadata"]
-        namespace = meta.get("namespace") if resource.namespaced else None
-        if namespace in planned_namespaces:
+        if meta.get("namespace") in planned_namespaces:
             results.append(ServiceResult(service=service, name=_describe(manifest), id="", status="planned",
                                          action="would create"))
             continue
-        try:
-            before = resource.get(name=meta["name"], namespace=namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            before = None
+        resource, namespace, before = locate(api, manifest)
         try:
             after = resource.server_side_apply(body=manifest, name=meta["name"], namespace=namespace,
                                                field_manager=FIELD_MANAGER, force_conflicts=True,
@@ -75,15 +81,8 @@ def delete_manifests(target: Target, manifests: list[dict[str, Any]], service: s
     api = dynamic.DynamicClient(target.kube_api())
     results = []
     for manifest in reversed(manifests):
-        resource = api.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
         meta = manifest["metadata"]
-        namespace = meta.get("namespace") if resource.namespaced else None
-        try:
-            live = resource.get(name=meta["name"], namespace=namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            live = None
+        resource, namespace, live = locate(api, manifest)
         labels = dict(live.metadata.labels or {}) if live else {}
         if live is None:
             action = "absent"

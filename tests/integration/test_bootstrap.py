@@ -30,7 +30,7 @@ from bootstrap.config import DEFAULT_CONFIG, load_config
 from flows.bootstrap import bootstrap
 from flows.teardown import teardown
 from tasks.aws import OWNER_TAG, ServiceResult
-from tasks.kube_apply import delete_manifests
+from tasks.kube_apply import delete_manifests, locate
 
 from tests.integration.tables import CallCounter
 
@@ -114,14 +114,9 @@ def live_kubernetes_objects(target: Any, config_path: Path) -> dict[str, str]:
     api = dynamic.DynamicClient(target.kube_api())
     out = {}
     for manifest in cluster_manifests.for_config(load_config(config_path), "fs-x", "x"):
-        resource = api.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
         meta = manifest["metadata"]
-        namespace = meta.get("namespace") if resource.namespaced else None
-        try:
-            live = resource.get(name=meta["name"], namespace=namespace)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
+        _, namespace, live = locate(api, manifest)
+        if live is None:
             continue
         described = f"{manifest['kind']} {namespace + '/' if namespace else ''}{meta['name']}"
         out[described] = live.metadata.resourceVersion
