@@ -83,7 +83,8 @@ def bootstrap(config_path: str = Field(str(DEFAULT_CONFIG), description="The YAM
         print("target aws: this creates billed resources: " + ", ".join(BILLED))
     rows = account(where, config) + services(where, config, dry_run=plan)
     rows += cluster_steps(where, config, rows, dry_run=plan)
-    summarise(rows, plan)
+    summarise(rows, "bootstrap-summary",
+              "What the bootstrap planned" if plan else "What the bootstrap created or found")
     return rows
 
 
@@ -242,10 +243,10 @@ def _id_of(rows: list[ServiceResult], service: str) -> str | None:
     return next((r.id for r in rows if r.service == service and r.id), None)
 
 
-def summarise(rows: list[ServiceResult], plan: bool) -> None:
+def summarise(rows: list[ServiceResult], key: str, description: str) -> None:
+    """The table a person reads at the end: on stdout with counts per action, and as a Prefect artifact."""
     frame = pd.DataFrame([r.model_dump() for r in rows], columns=["service", "name", "id", "status", "action"])
-    create_table_artifact(key="bootstrap-summary", table=frame.to_dict(orient="records"),
-                          description="What the bootstrap planned" if plan else "What the bootstrap created or found")
+    create_table_artifact(key=key, table=frame.to_dict(orient="records"), description=description)
     counts = frame["action"].value_counts().to_dict()
     with pd.option_context("display.max_colwidth", 70, "display.width", 250):
         print("\n" + frame.to_string(index=False) + "\n\n" + ", ".join(f"{n} {a}" for a, n in counts.items()))

@@ -10,16 +10,14 @@ import argparse
 import sys
 import tempfile
 
-import pandas as pd
 from prefect import flow
-from prefect.artifacts import create_table_artifact
 from pydantic import Field
 
 from ack.manifests import parse_manifests
 from bootstrap import cluster_manifests
 from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
 from flows.cli import guarded
-from flows.bootstrap import StepFailed, connect, done
+from flows.bootstrap import StepFailed, connect, done, summarise
 from flows.reconcile import reconcile_table
 from tasks.aws import ServiceResult
 from tasks.aws.apigateway import delete_http_api
@@ -52,11 +50,7 @@ def teardown(config_path: str = Field(str(DEFAULT_CONFIG), description="The conf
     config = load_config(config_path)
     where = connect(connection or Connection(target=config.target))
     rows = cluster_side(where, config, plan) + account_side(where, config, plan)
-    frame = pd.DataFrame([r.model_dump() for r in rows], columns=["service", "name", "id", "status", "action"])
-    create_table_artifact(key="teardown-summary", table=frame.to_dict(orient="records"))
-    with pd.option_context("display.max_colwidth", 70, "display.width", 250):
-        print("\n" + frame.to_string(index=False) + "\n\n"
-              + ", ".join(f"{n} {a}" for a, n in frame["action"].value_counts().items()))
+    summarise(rows, "teardown-summary", "What the teardown planned" if plan else "What the teardown removed")
     return rows
 
 
