@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -11,6 +12,23 @@ from ack.outcome import Outcome
 from bootstrap.config import ConfigError
 
 T = TypeVar("T")
+
+
+def add_scope(parser: argparse.ArgumentParser, default_all: bool = False) -> None:
+    """-n NS | --all-namespaces, as kubectl spells them."""
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace",
+                       help="one namespace (default: every namespace)" if default_all
+                       else "the namespace (default: default)")
+    scope.add_argument("-A", "--all-namespaces", action="store_true",
+                       help="every namespace (the default)" if default_all else "every namespace")
+
+
+def scope_of(args: argparse.Namespace, default_all: bool = False) -> str | None:
+    """The namespace the options name; None for every namespace."""
+    if args.all_namespaces or (default_all and not args.namespace):
+        return None
+    return args.namespace or "default"
 
 
 def guarded(command: str, work: Callable[[], T]) -> T | None:

@@ -38,12 +38,12 @@ from ack.errors import ReconcileError
 from ack.model import ALLOW_DESTRUCTIVE, RECREATE_MISSING, TableSpec
 from ack.plan import plan
 from ack.validate import validate
-from flows.cli import guarded
+from flows.cli import add_scope, guarded, scope_of
 from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, converge_table, reconcile_table, status_after
 from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
 from tasks.dynamodb import LiveTable, owned_tables_outside, read_live, read_tables
 from tasks.kube_lease import held
-from tasks.kube_tables import Conflict, list_resources, read_resource, write_status
+from tasks.kube_tables import Conflict, ensure_crd, list_resources, read_resource, write_status
 
 DRIFT_LEASE = "ackflow-drift"
 REPORT_ARTIFACT = "drift-report"
@@ -79,6 +79,7 @@ def drift(namespace: str | None = None, label_selector: str | None = None, detec
         timeout_seconds: How long remediation may wait for one table to converge.
     """
     where = resolve_target(connection)
+    ensure_crd(where)  # on a cluster that never had a Table there is nothing to list otherwise (404)
     # Two runs at once would remediate the same tables twice: the second waits for the first.
     with held(where, DRIFT_LEASE, on_wait=lambda holder: print(f"waiting for the drift run {holder} to finish")):
         return _drift(where, namespace, label_selector, detect_only, report_path, concurrency, timeout_seconds)
@@ -288,9 +289,7 @@ def announce(checks: list[TableCheck]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.drift", description=__doc__.splitlines()[0])
-    scope = parser.add_mutually_exclusive_group()
-    scope.add_argument("-n", "--namespace", help="one namespace (default: every namespace)")
-    scope.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace (the default)")
+    add_scope(parser, default_all=True)
     parser.add_argument("-l", "--selector", help="a label selector, e.g. team=payments")
     parser.add_argument("--detect-only", action="store_true", help="report, change nothing")
     parser.add_argument("--report", metavar="FILE.csv|FILE.json", help="also write the report rows to a file")
@@ -301,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report and Path(args.report).suffix not in (".csv", ".json"):
         parser.error(f"--report: {args.report!r} must end in .csv or .json")
     result = guarded("drift", lambda: drift(
-        namespace=args.namespace, label_selector=args.selector, detect_only=args.detect_only,
+        namespace=scope_of(args, default_all=True), label_selector=args.selector, detect_only=args.detect_only,
         report_path=args.report, connection=Connection(target=args.target), concurrency=args.concurrency))
     if result is None:
         return 1

@@ -32,7 +32,7 @@ from ack.model import (
     TableSpec,
 )
 from ack.outcome import Outcome, summary
-from flows.cli import guarded, outcomes_exit
+from flows.cli import add_scope, guarded, outcomes_exit, scope_of
 from ack.plan import Step, create_table_params, delete_table, plan
 from ack.validate import unsupported, validate
 from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
@@ -339,9 +339,7 @@ def reconcile(namespace: str | None = None, name: str | None = None, connection:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.reconcile", description=__doc__.splitlines()[0])
-    scope = parser.add_mutually_exclusive_group()
-    scope.add_argument("-n", "--namespace", help="the namespace (default: default)")
-    scope.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    add_scope(parser)
     parser.add_argument("name", nargs="?", help="one resource by name")
     parser.add_argument("--target", choices=["sandbox", "aws"], default="sandbox")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS,
@@ -349,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.all_namespaces and args.name:
         parser.error("a NAME needs a namespace (-n), not --all-namespaces")
-    namespace = None if args.all_namespaces else (args.namespace or "default")
+    namespace = scope_of(args)
     return outcomes_exit("reconcile", guarded("reconcile", lambda: reconcile(
         namespace, args.name, Connection(target=args.target), args.timeout)))
 

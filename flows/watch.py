@@ -26,7 +26,7 @@ from prefect import flow
 from prefect.events import emit_event
 
 from ack.model import GROUP, PLURAL, VERSION
-from flows.cli import guarded
+from flows.cli import add_scope, guarded, scope_of
 from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, reconcile_table
 from tasks.connections import Connection, resolve_target
 from tasks.kube_tables import ensure_crd
@@ -187,16 +187,14 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.watch", description=__doc__.splitlines()[0])
-    scope = parser.add_mutually_exclusive_group()
-    scope.add_argument("-n", "--namespace", help="the namespace (default: default)")
-    scope.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace")
+    add_scope(parser)
     parser.add_argument("--emit-only", action="store_true",
                         help="only emit ackflow.table.changed events; the reconcile-on-change deployment reconciles")
     parser.add_argument("--target", choices=["sandbox", "aws"], default="sandbox")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS,
                         help="seconds to wait for each table to converge")
     args = parser.parse_args(argv)
-    namespace = None if args.all_namespaces else (args.namespace or "default")
+    namespace = scope_of(args)
     handled = guarded("watch", lambda: watch_tables(namespace, args.emit_only, Connection(target=args.target),
                                                      args.timeout))
     return 1 if handled is None else 0
