@@ -36,6 +36,7 @@ from tasks.kube_tables import ensure_crd
 WATCH_SECONDS = 300
 READ_TIMEOUT_SECONDS = WATCH_SECONDS + 60
 RETRY_SECONDS = 2.0
+MAX_RETRY_SECONDS = 60.0
 TABLE_CHANGED = "ackflow.table.changed"
 
 
@@ -83,6 +84,7 @@ class TableWatch:
         self.api, self.namespace = api, namespace
         self.watch = watch.Watch()
         self.stopped = threading.Event()
+        self.failures = 0  # in a row, for the backoff
 
     def stop(self) -> None:
         self.stopped.set()
@@ -95,11 +97,12 @@ class TableWatch:
 
     def changes(self, version: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         """From `version` (a resume), else from a first list."""
+        started = version is not None
         while not self.stopped.is_set():
             try:
                 if version is None:
                     listing = self._call()  # one page: the controller holds every resource in memory anyway
-                    version = listing["metadata"]["resourceVersion"]
+                    version, started, self.failures = listing["metadata"]["resourceVersion"], True, 0
                     for item in listing["items"]:
                         if self.stopped.is_set():
                             return
@@ -108,15 +111,17 @@ class TableWatch:
                     return
                 for event in self.watch.stream(self._call, resource_version=version, allow_watch_bookmarks=True,
                                                timeout_seconds=WATCH_SECONDS, _request_timeout=READ_TIMEOUT_SECONDS):
-                    version = event["raw_object"]["metadata"]["resourceVersion"]
+                    version, self.failures = event["raw_object"]["metadata"]["resourceVersion"], 0
                     if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
                         yield event["type"], event["raw_object"]
             except client.ApiException as exc:
                 if exc.status == 410:
                     version = None  # our resourceVersion is too old (etcd compacted it): list again
-                elif exc.status >= 500:
-                    self._pause(f"the API server answered {exc.status}")
-                else:  # 401, 403, 404: nothing a retry fixes
+                elif exc.status >= 500 or exc.status == 429 or started:
+                    # Once running, 401/403/404 are what a restarting API server answers until its RBAC and
+                    # CRD caches fill: wait and resume, as client-go's reflector does, saying why.
+                    self._pause(f"the API server answered {exc.status} {exc.reason}")
+                else:  # at the start, 401, 403, 404 are a misconfiguration that no retry fixes
                     raise
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 if self.stopped.is_set():
@@ -124,8 +129,11 @@ class TableWatch:
                 self._pause(f"the connection broke ({type(exc).__name__})")
 
     def _pause(self, why: str) -> None:
-        print(f"watch interrupted: {why}; resuming", flush=True)
-        self.stopped.wait(RETRY_SECONDS)
+        """Wait before resuming, longer after each failure in a row (2 s doubling, at most a minute)."""
+        delay = min(RETRY_SECONDS * 2 ** self.failures, MAX_RETRY_SECONDS)
+        self.failures += 1
+        print(f"watch interrupted: {why}; resuming in {delay:.0f} s", flush=True)
+        self.stopped.wait(delay)
 
 
 @contextmanager

@@ -179,6 +179,20 @@ def test_a_watch_whose_resource_version_is_gone_lists_again(target, cluster):
 
 
 @pytest.mark.integration
+def test_the_watch_resumes_after_an_apiserver_restart(watching, sandbox, cluster, tmp_path):
+    """The connection breaks; the watch says so, resumes from its resourceVersion and misses nothing applied
+    while the server was down or just after (the restart is made from this thread: see test_apiserver_restart)."""
+    sandbox.control_plane.restart_apiserver()
+    namespace, table = unique("resumed"), unique("resumed")
+    cluster.core.create_namespace({"metadata": {"name": namespace}})
+    _apply(sandbox, manifest("after-restart", simple_spec(table), namespace), tmp_path)
+    wait_until(lambda: _synced(cluster, "after-restart", namespace, 1), "the watch syncing a Table after a restart",
+               SYNC_TIMEOUT, watching)
+    assert "watch interrupted: " in watching.output()
+    assert watching.output().count(f"{namespace}/after-restart (generation 1): Synced") == 1
+
+
+@pytest.mark.integration
 def test_the_watch_stops_cleanly_on_sigterm(watching):
     assert watching.stop(signal.SIGTERM) == 0, watching.output()[-3000:]
     assert "watch stopped after" in watching.output()
