@@ -32,6 +32,7 @@ from flows.teardown import teardown
 from tasks.aws import OWNER_TAG, ServiceResult
 from tasks.kube_apply import delete_manifests, locate
 
+from tests.integration.iam_policies import BOOTSTRAP_POLICY, TABLES_POLICY, outside
 from tests.integration.tables import CallCounter
 
 pytestmark = pytest.mark.integration
@@ -265,6 +266,7 @@ def test_plan_reads_and_reports_and_mutates_nothing(target, calls, folder):
     entries = project_calls(calls)
     assert entries, "the plan read nothing from the endpoint"
     assert mutating(entries) == []
+    assert outside(entries, BOOTSTRAP_POLICY, TABLES_POLICY) == []
     assert {r.action for r in rows if r.service in FOUND_ONLY} == {"found"}
     planned = [r for r in rows if r.service not in FOUND_ONLY]
     assert {(r.service, r.name, r.action) for r in planned if r.action != "would create"} == set()
@@ -300,6 +302,11 @@ def test_a_first_run_creates_the_checklist_and_a_second_finds_it_all(target, boo
     assert mutating(run.second_calls) == []
 
 
+def test_the_bootstrap_makes_no_aws_call_outside_its_iam_policies(bootstrapped):
+    """deploy/iam/: the account-level policy and the Table policy (the bootstrap applies and reconciles Tables)."""
+    assert outside(bootstrapped.first_calls + bootstrapped.second_calls, BOOTSTRAP_POLICY, TABLES_POLICY) == []
+
+
 def test_the_first_run_made_each_resource_once(bootstrapped):
     made = bootstrapped.after_first
     p = bootstrapped.prefix
@@ -314,7 +321,9 @@ def test_the_first_run_made_each_resource_once(bootstrapped):
 
 
 def test_teardown_leaves_nothing_tagged_and_a_second_teardown_finds_nothing(target, bootstrapped, calls):
+    calls.reset()
     rows = teardown(config_path=str(bootstrapped.config))
+    assert outside(project_calls(calls), BOOTSTRAP_POLICY, TABLES_POLICY) == []
     assert {(r.service, r.name, r.action) for r in rows if r.action not in ("deleted", "absent")} == set()
     deleted = {(r.service, r.name) for r in rows if r.action == "deleted"}
     assert ("eks cluster", f"{bootstrapped.prefix}-cluster") in deleted
