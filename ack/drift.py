@@ -116,6 +116,22 @@ def report(checks: list[TableCheck]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
 
 
+CONSOLE_ROWS = 50  # a longer report is printed without its in-sync rows
+
+
+def console_rows(frame: pd.DataFrame) -> str:
+    """The report's rows for a terminal: all of them when few, else those that are not in sync."""
+    if not len(frame):
+        return "no Table resources"
+    shown = frame if len(frame) <= CONSOLE_ROWS else frame[frame["class"] != DriftClass.IN_SYNC.value]
+    with pd.option_context("display.max_colwidth", 80, "display.width", 250):
+        text = shown.to_string(index=False) if len(shown) else ""
+    if len(shown) < len(frame):
+        text += (f"\n({len(frame) - len(shown)} resources in sync not listed: the report artifact and --report "
+                 "have every row)")
+    return text.lstrip("\n")
+
+
 def summary_markdown(checks: list[TableCheck], detect_only: bool) -> str:
     """The short summary a person reads first: counts per class, what was fixed, what needs a person."""
     counts = {c: sum(1 for check in checks if check.drift_class == c) for c in DriftClass}

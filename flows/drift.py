@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
+from prefect.utilities.annotations import quote
 from pydantic import BaseModel, ValidationError
 
 from ack import conditions as cond
@@ -27,6 +28,7 @@ from ack.drift import (
     DriftClass,
     TableCheck,
     classify,
+    console_rows,
     drift_record,
     policy_of,
     record_changed,
@@ -90,9 +92,10 @@ def _drift(where: Target, namespace: str | None, label_selector: str | None, det
     default_policy = "detect-only" if detect_only else "remediate"
     resources = {f"{r['metadata']['namespace']}/{r['metadata']['name']}": r
                  for r in list_resources(where, namespace, label_selector)}
-    checks, specs, lives = check_tables(where, resources, default_policy, concurrency)
-    checks += unmanaged_tables(where, {s.table_name for s in specs.values()}, set(resources), namespace,
-                               bool(label_selector))
+    # quote(): Prefect would otherwise walk every element of these large inputs looking for futures.
+    checks, specs, lives = check_tables(where, quote(resources), default_policy, concurrency)
+    checks += unmanaged_tables(where, quote({s.table_name for s in specs.values()}), quote(set(resources)),
+                               namespace, bool(label_selector))
     for check in checks:
         if check.drift_class not in DRIFT_FOUND:
             continue
@@ -103,9 +106,9 @@ def _drift(where: Target, namespace: str | None, label_selector: str | None, det
                                              check, timeout_seconds)
             if after is not None:
                 lives[check.key] = after
-    record_checks(where, resources, checks, lives)
+    record_checks(where, quote(resources), quote(checks), quote(lives))
     frame = report(checks)
-    publish(frame, summary_markdown(checks, detect_only), report_path)
+    publish(quote(frame), summary_markdown(checks, detect_only), report_path)
     announce(checks)
     return DriftResult(
         counts={c.value: sum(1 for check in checks if check.drift_class == c) for c in DriftClass},
@@ -260,9 +263,7 @@ def publish(frame: pd.DataFrame, markdown: str, report_path: str | None) -> None
     create_markdown_artifact(key=SUMMARY_ARTIFACT, markdown=markdown, description="Drift summary")
     if report_path:
         write_report(frame, Path(report_path))
-    with pd.option_context("display.max_colwidth", 80, "display.width", 250):
-        print("\n" + (frame.to_string(index=False) if len(frame) else "no Table resources") + "\n\n" + markdown
-              + f"\n\nAWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
+    print(f"\n{console_rows(frame)}\n\n{markdown}\n\nAWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
 
 
 def write_report(frame: pd.DataFrame, path: Path) -> None:

@@ -123,8 +123,18 @@ def _aws_block(name: str):
         raise TargetError(f"AWS credentials block {name!r} cannot be loaded: {exc}") from None
 
 
-@functools.cache
+_CLIENTS = threading.Lock()
+
+
 def _aws_client(service: str, region: str, endpoint_url: str | None, credentials_block: str | None):
+    """One client per service and place, shared by every thread (boto3 clients are thread-safe). The lock
+    matters: 16 reader threads starting together would otherwise each build a client (0.1 s of CPU each)."""
+    with _CLIENTS:
+        return _new_aws_client(service, region, endpoint_url, credentials_block)
+
+
+@functools.cache
+def _new_aws_client(service: str, region: str, endpoint_url: str | None, credentials_block: str | None):
     session = _aws_block(credentials_block).get_boto3_session() if credentials_block else boto3.session.Session()
     client = session.client(service, region_name=region, endpoint_url=endpoint_url, config=AWS_CONFIG)
     client.meta.events.register("after-call", AWS_RETRIES.observe)  # every answer, success or error
