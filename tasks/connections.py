@@ -14,7 +14,7 @@ import functools
 import os
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
@@ -123,19 +123,31 @@ def _aws_block(name: str):
         raise TargetError(f"AWS credentials block {name!r} cannot be loaded: {exc}") from None
 
 
-_CLIENTS = threading.Lock()
+_CLIENTS: dict[tuple[str, str, str | None, str | None], Any] = {}
+_BUILDING = threading.Lock()
 
 
 def _aws_client(service: str, region: str, endpoint_url: str | None, credentials_block: str | None):
-    """One client per service and place, shared by every thread (boto3 clients are thread-safe). The lock
-    matters: 16 reader threads starting together would otherwise each build a client (0.1 s of CPU each)."""
-    with _CLIENTS:
-        return _new_aws_client(service, region, endpoint_url, credentials_block)
+    """One client per service and place, shared by every thread (boto3 clients are thread-safe). Built under
+    a lock (a boto3 session is not safe to build clients from concurrently; and 16 reader threads starting
+    together would each build one, 0.1 s of CPU each); found without one."""
+    key = (service, region, endpoint_url, credentials_block)
+    if (client := _CLIENTS.get(key)) is None:
+        with _BUILDING:
+            if (client := _CLIENTS.get(key)) is None:
+                client = _CLIENTS[key] = _new_aws_client(*key)
+    return client
 
 
 @functools.cache
+def _session(endpoint_url: str | None, credentials_block: str | None) -> boto3.session.Session:
+    """One session per place and credentials, as the clients (a sandbox's endpoint has keys of its own): its
+    loader reads botocore's endpoint and model files once for all the clients made from it."""
+    return _aws_block(credentials_block).get_boto3_session() if credentials_block else boto3.session.Session()
+
+
 def _new_aws_client(service: str, region: str, endpoint_url: str | None, credentials_block: str | None):
-    session = _aws_block(credentials_block).get_boto3_session() if credentials_block else boto3.session.Session()
+    session = _session(endpoint_url, credentials_block)
     client = session.client(service, region_name=region, endpoint_url=endpoint_url, config=AWS_CONFIG)
     client.meta.events.register("after-call", AWS_RETRIES.observe)  # every answer, success or error
     return client
