@@ -16,7 +16,7 @@ from prefect import flow
 from ack.manifests import ManifestError, parse_manifests
 from ack.outcome import Outcome, summary
 from flows.cli import guarded, outcomes_exit
-from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, reconcile_table
+from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, reconcile_subflow
 from tasks.connections import AWS_RETRIES, Connection, resolve_target
 from tasks.kube_tables import apply_resource, ensure_crd
 
@@ -59,7 +59,7 @@ def apply(manifests: list[dict[str, Any]], connection: Connection = Connection()
         for manifest in manifests:
             if refusal := apply_resource(where, manifest):  # e.g. a change made meanwhile
                 raise RuntimeError(f"{manifest['metadata']['name']}: {refusal}")
-        outcomes = [reconcile_table(m["metadata"]["namespace"], m["metadata"]["name"], where, timeout_seconds)
+        outcomes = [reconcile_subflow(m["metadata"]["namespace"], m["metadata"]["name"], where, timeout_seconds)
                     for m in manifests]
     print("\n" + summary(outcomes) + f"\n\nAWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
     return outcomes

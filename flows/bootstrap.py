@@ -25,7 +25,7 @@ from ack.model import TableSpec
 from bootstrap import cluster_manifests
 from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
 from flows.cli import guarded
-from flows.reconcile import reconcile_table
+from flows.reconcile import reconcile_subflow
 from tasks.account import check_aws_identity
 from tasks.aws import ServiceResult
 from tasks.aws.apigateway import ensure_http_api
@@ -176,17 +176,17 @@ def databases(where: Target, config: BootstrapConfig, subnet_ids: list[str], gro
 def pipeline(where: Target, config: BootstrapConfig, role_arn: dict[str, str], bucket: str, repository: str,
              dry_run: bool) -> list[ServiceResult]:
     p = config.prefix
-    projects = [done(f"CodeBuild {stage}", ensure_build_project.submit(where, p, stage, config.codepipeline,
-                                                                role_arn["codebuild"], bucket, repository, dry_run))
-                for stage in ("build", "test")]
-    return projects + [done("CodePipeline", ensure_pipeline.submit(where, p, config.codepipeline, role_arn["codepipeline"],
-                                                            bucket, dry_run))]
+    projects = {stage: ensure_build_project.submit(where, p, stage, config.codepipeline, role_arn["codebuild"], bucket,
+                                                   repository, dry_run) for stage in ("build", "test")}
+    rows = [done(f"CodeBuild {stage}", future) for stage, future in projects.items()]
+    return rows + [done("CodePipeline", ensure_pipeline.submit(where, p, config.codepipeline, role_arn["codepipeline"],
+                                                               bucket, dry_run))]
 
 
 def file_system(where: Target, prefix: str, subnet_ids: list[str], group: str, dry_run: bool) -> list[ServiceResult]:
     efs = done("EFS", ensure_file_system.submit(where, prefix, dry_run))
-    return [efs, *(done("EFS mount target", ensure_mount_target.submit(where, prefix, efs.id, subnet, [group], dry_run))
-                   for subnet in subnet_ids)]
+    targets = [ensure_mount_target.submit(where, prefix, efs.id, subnet, [group], dry_run) for subnet in subnet_ids]
+    return [efs, *(done("EFS mount target", future) for future in targets)]
 
 
 def cluster_steps(where: Target, config: BootstrapConfig, rows: list[ServiceResult],
@@ -231,7 +231,7 @@ def tables(cluster: Target, files: Iterable[Path], dry_run: bool) -> list[Servic
                 continue
             if refusal := apply_resource(cluster, manifest):
                 raise StepFailed(f"DynamoDB table {table}: {refusal}")
-            outcome = reconcile_table(meta["namespace"], meta["name"], cluster)
+            outcome = reconcile_subflow(meta["namespace"], meta["name"], cluster)
             if not outcome.ok:
                 raise StepFailed(f"DynamoDB table {table}: {outcome.state}: {outcome.message}")
             out.append(ServiceResult(service="dynamodb table", name=table, id=f"{meta['namespace']}/{meta['name']}",

@@ -41,7 +41,7 @@ from ack.model import ALLOW_DESTRUCTIVE, RECREATE_MISSING, TableSpec
 from ack.plan import plan
 from ack.validate import validate
 from flows.cli import add_scope, guarded, scope_of
-from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, converge_table, reconcile_table, status_after
+from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, converge_table, reconcile_subflow, status_after
 from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
 from tasks.dynamodb import LiveTable, owned_tables_outside, read_live, read_tables
 from tasks.kube_lease import held
@@ -189,7 +189,7 @@ def remediate(target: Target, resource: dict[str, Any], spec: TableSpec, live: L
         if annotations.get(RECREATE_MISSING) != "true":
             return {"": (Action.REPORTED, f'{check.message}; annotate {RECREATE_MISSING}: "true" to '
                                           "create it again (empty)")}, None
-        outcome = reconcile_table(check.namespace, check.name, target, timeout_seconds)
+        outcome = reconcile_subflow(check.namespace, check.name, target, timeout_seconds)
         return {"": (Action.REMEDIATED, "created again (empty)") if outcome.ok
                 else (Action.FAILED, outcome.message)}, None
     allow_destructive = annotations.get(ALLOW_DESTRUCTIVE) == "true"

@@ -18,7 +18,7 @@ from bootstrap import cluster_manifests
 from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
 from flows.cli import guarded
 from flows.bootstrap import StepFailed, connect, done, summarise
-from flows.reconcile import reconcile_table
+from flows.reconcile import reconcile_subflow
 from tasks.aws import ServiceResult
 from tasks.aws.apigateway import delete_http_api
 from tasks.aws.appmesh import delete_mesh
@@ -81,7 +81,7 @@ def table(cluster: Target, manifest: dict, plan: bool) -> ServiceResult:
     if not done(f"Table {namespace}/{name}", delete_resource.submit(cluster, namespace, name)):
         return ServiceResult(service="dynamodb table", name=table_name, id=f"{namespace}/{name}", status="",
                              action="absent")
-    outcome = reconcile_table(namespace, name, cluster)
+    outcome = reconcile_subflow(namespace, name, cluster)
     if not outcome.ok:
         raise StepFailed(f"DynamoDB table {table_name}: {outcome.state}: {outcome.message}")
     return ServiceResult(service="dynamodb table", name=table_name, id=f"{namespace}/{name}", status=outcome.message,

@@ -27,7 +27,7 @@ from prefect.events import emit_event
 
 from ack.model import GROUP, PLURAL, VERSION
 from flows.cli import add_scope, guarded, scope_of
-from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, reconcile_table
+from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, reconcile_subflow
 from tasks.connections import Connection, resolve_target
 from tasks.kube_tables import ensure_crd
 
@@ -182,7 +182,7 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
                 outcome = "event emitted"
             else:
                 try:
-                    result = worker.submit(contextvars.copy_context().run, reconcile_table, ns, name, where,
+                    result = worker.submit(contextvars.copy_context().run, reconcile_subflow, ns, name, where,
                                            timeout_seconds).result()
                     outcome = result.state + (f": {result.message}" if result.message else "")
                 except Exception as exc:  # one resource's failure never stops the watch
