@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +20,7 @@ from botocore.config import Config
 from kubernetes import client
 
 from ack.model import API_VERSION, GROUP, OWNER_TAG, PLURAL, VERSION
+from benchmarks import run_flow
 from sandbox.aws import calls, reset_calls
 from sandbox.stack import Sandbox
 
@@ -30,7 +29,6 @@ CONCURRENCY = 16
 NAMESPACE = "bench"
 READS = ("Describe", "List", "Get")
 ACCOUNT_READS = ("ListTables", "GetCallerIdentity")
-PROFILE_DIR = os.environ.get("BENCH_PROFILE_DIR")
 
 
 def _spec(name: str) -> dict:
@@ -82,23 +80,9 @@ def baseline(sandbox: Sandbox, tables: int) -> float:
     return time.perf_counter() - started
 
 
-def run_flow(sandbox: Sandbox, prefect_home: Path, case: str) -> dict:
-    env = {**os.environ, **sandbox.environ(), "PREFECT_HOME": str(prefect_home), "PREFECT_LOGGING_LEVEL": "WARNING"}
-    env.pop("PREFECT_API_URL", None)
-    command = [sys.executable, "-m", "benchmarks.drift_child", NAMESPACE, str(CONCURRENCY)]
-    if PROFILE_DIR:  # every thread's stacks, sampled (collapsed format: flamegraph.pl or speedscope read it)
-        Path(PROFILE_DIR).mkdir(parents=True, exist_ok=True)
-        command = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--threads",
-                   "--output", str(Path(PROFILE_DIR) / f"drift_scan-{case}.txt"), "--", *command]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"the drift run failed: {result.stderr[-2000:]}")
-    return json.loads([line for line in result.stdout.splitlines() if line.startswith("{")][-1])  # py-spy's lines too
-
-
 def measure(sandbox: Sandbox, tables: int, drifted: int, prefect_home: Path) -> dict:
     reset_calls(sandbox.aws.url, sandbox.aws.access_key_id)
-    figures = run_flow(sandbox, prefect_home, f"{tables}-{drifted}")
+    figures = run_flow(sandbox, prefect_home, ["drift", NAMESPACE, str(CONCURRENCY)], f"drift_scan-{tables}-{drifted}")
     made = [c for c in calls(sandbox.aws.url, sandbox.aws.access_key_id) if c["app"] == "ackflow"]
     # Account-level reads (ListTables pages, the caller's identity) grow with pages, not tables.
     account = sum(1 for c in made if c["operation"] in ACCOUNT_READS)
