@@ -82,6 +82,28 @@ def table_exists(target: Target, table_name: str) -> bool:
     return table_name in dynamodb(target).list_tables()["TableNames"]
 
 
+ITEMS = 25
+
+
+def fill(ddb, tables: list[str], items: int = ITEMS) -> None:
+    """Items in each table, for the data-safety checks (`exp`: a TTL attribute far in the future)."""
+    for table in tables:
+        for i in range(items):
+            ddb.put_item(TableName=table, Item={"id": {"S": f"{table}-{i}"}, "exp": {"N": "4102444800"}})
+
+
+def assert_nothing_lost(ddb, tables: list[str], entries: list[dict[str, Any]], items: int = ITEMS,
+                        index_deletions: int = 0) -> None:
+    """Every item still in its table, and among the project's recorded calls no DeleteTable and only the
+    index deletions that were opted in."""
+    project = [c for c in entries if c.get("app") == "ackflow"]
+    assert "DeleteTable" not in {c["operation"] for c in project}
+    deletions = [c for c in project for action, _ in c.get("index_changes", []) if action == "Delete"]
+    assert len(deletions) == index_deletions, deletions
+    for table in tables:
+        assert ddb.scan(TableName=table, Select="COUNT")["Count"] == items, table
+
+
 @contextlib.contextmanager
 def own_sandbox(folder, aws_env: dict[str, str]):
     """A sandbox of a module's own (e.g. with faults injected); the process environment points at it
@@ -114,4 +136,4 @@ class CallCounter:
 
 
 __all__ = ["apply", "reconcile_table", "manifest", "simple_spec", "unique", "Cluster", "dynamodb", "describe",
-           "table_exists", "CallCounter"]
+           "table_exists", "CallCounter", "fill", "assert_nothing_lost", "ITEMS"]

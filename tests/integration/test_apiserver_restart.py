@@ -1,5 +1,5 @@
 """The kube-apiserver restarting in the middle of a reconcile or a drift run: the run rides it out (or
-fails with a clear message) and a rerun converges."""
+fails with a clear message), a rerun converges, and no item is lost."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from flows.drift import drift
-from tests.integration.tables import Cluster, apply, describe, dynamodb, manifest, reconcile_table, simple_spec, unique
+from tests.integration.tables import (
+    CallCounter, Cluster, apply, assert_nothing_lost, describe, dynamodb, fill, manifest, reconcile_table, simple_spec,
+    unique,
+)
 
 pytestmark = pytest.mark.integration
 GSI = {"indexName": "by-id", "keySchema": [{"attributeName": "id", "keyType": "HASH"}],
@@ -42,6 +45,9 @@ def _run_through_a_restart(sandbox, run: Callable[[], Any], when: Callable[[], b
 def test_a_reconcile_rides_out_an_apiserver_restart(sandbox, target):
     cluster, table = Cluster(target), unique("restart")
     apply([manifest(table, simple_spec(table))])
+    fill(dynamodb(target), [table])
+    calls = CallCounter(target, sandbox.aws.access_key_id)
+    calls.reset()
     resource = cluster.get(table)
     resource["spec"]["globalSecondaryIndexes"] = [GSI]
     cluster.api.replace_namespaced_custom_object("dynamodb.services.k8s.aws", "v1alpha1", "default", "tables",
@@ -53,6 +59,7 @@ def test_a_reconcile_rides_out_an_apiserver_restart(sandbox, target):
         outcome = reconcile_table("default", table, target)
     assert outcome.state == "Synced", outcome.message
     assert cluster.get(table)["status"]["globalSecondaryIndexesDescriptions"][0]["indexName"] == "by-id"
+    assert_nothing_lost(dynamodb(target), [table], calls.entries())
 
 
 def test_a_drift_run_rides_out_an_apiserver_restart(sandbox, target, tmp_path):
@@ -60,6 +67,9 @@ def test_a_drift_run_rides_out_an_apiserver_restart(sandbox, target, tmp_path):
     cluster.core.create_namespace({"metadata": {"name": namespace}})
     apply([manifest(table, simple_spec(table, tags=[{"key": "team", "value": "a"}]), namespace)])
     arn = describe(target, table)["TableArn"]
+    fill(dynamodb(target), [table])
+    calls = CallCounter(target, sandbox.aws.access_key_id)
+    calls.reset()
     dynamodb(target).untag_resource(ResourceArn=arn, TagKeys=["team"])
     result = _run_through_a_restart(sandbox, lambda: drift(namespace=namespace, report_path=str(tmp_path / "1.json")),
                                     lambda: True)
@@ -68,3 +78,4 @@ def test_a_drift_run_rides_out_an_apiserver_restart(sandbox, target, tmp_path):
         drift(namespace=namespace, report_path=str(tmp_path / "2.json"))
     assert {"Key": "team", "Value": "a"} in dynamodb(target).list_tags_of_resource(ResourceArn=arn)["Tags"]
     assert drift(namespace=namespace, report_path=str(tmp_path / "3.json")).counts["IN_SYNC"] == 1
+    assert_nothing_lost(dynamodb(target), [table], calls.entries())

@@ -16,7 +16,8 @@ import yaml
 from ack.model import GROUP, PLURAL, VERSION
 from flows.drift import drift
 from tests.integration.tables import (
-    CallCounter, Cluster, apply, describe, dynamodb, manifest, reconcile_table, simple_spec, unique,
+    CallCounter, Cluster, apply, assert_nothing_lost, describe, dynamodb, fill, manifest, reconcile_table, simple_spec,
+    unique,
 )
 
 pytestmark = pytest.mark.integration
@@ -118,6 +119,7 @@ def test_a_drift_run_killed_midway_converges_on_a_rerun(sandbox, target, tmp_pat
     tables = [unique("kd") for _ in range(5)]
     apply([manifest(t, simple_spec(t, tags=[{"key": "team", "value": "a"}]), namespace) for t in tables])
     ddb = dynamodb(target)
+    fill(ddb, tables)
     for table in tables:
         ddb.untag_resource(ResourceArn=describe(target, table)["TableArn"], TagKeys=["team"])
     calls = CallCounter(target, sandbox.aws.access_key_id)
@@ -137,3 +139,4 @@ def test_a_drift_run_killed_midway_converges_on_a_rerun(sandbox, target, tmp_pat
     for table in tables:
         tags = ddb.list_tags_of_resource(ResourceArn=describe(target, table)["TableArn"])["Tags"]
         assert {"Key": "team", "Value": "a"} in tags
+    assert_nothing_lost(ddb, tables, calls.entries())

@@ -1,8 +1,10 @@
 """With DynamoDB's control plane throttling 30% of calls and failing 10% with HTTP 500, apply, reconcile and
-drift still reach the right end state, through botocore's and Prefect's retries, and say how many there were."""
+drift still reach the right end state, through botocore's and Prefect's retries, say how many there were, and
+lose no item."""
 
 from __future__ import annotations
 
+import os
 
 import boto3
 import pytest
@@ -11,7 +13,9 @@ from botocore.config import Config
 from flows.drift import drift
 from flows.reconcile import reconcile
 from tasks.connections import AWS_RETRIES
-from tests.integration.tables import Cluster, apply, manifest, own_sandbox, simple_spec, unique
+from tests.integration.tables import (
+    CallCounter, Cluster, apply, assert_nothing_lost, fill, manifest, own_sandbox, simple_spec, unique,
+)
 
 pytestmark = pytest.mark.integration
 CONTROL_PLANE = ["CreateTable", "DescribeTable", "UpdateTable", "DeleteTable", "ListTables", "TagResource",
@@ -42,6 +46,9 @@ def test_flows_reach_the_end_state_despite_throttling_and_errors(faulty, tmp_pat
 
     outcomes = apply([manifest(t, simple_spec(t, **spec), namespace) for t in tables])
     assert [o.state for o in outcomes] == ["Synced"] * 3, [o.message for o in outcomes]
+    fill(ddb, tables)
+    calls = CallCounter(faulty, os.environ["AWS_ACCESS_KEY_ID"])  # the module's own sandbox's key
+    calls.reset()
 
     changed = simple_spec(tables[0], **spec, globalSecondaryIndexes=[{
         "indexName": "by-id", "keySchema": [{"attributeName": "id", "keyType": "HASH"}],
@@ -62,3 +69,4 @@ def test_flows_reach_the_end_state_despite_throttling_and_errors(faulty, tmp_pat
         assert ttl["TimeToLiveStatus"] == "ENABLED"
     assert AWS_RETRIES.value - retries_before > 10, "the faults were not retried?"
     assert result.aws_retries == AWS_RETRIES.value
+    assert_nothing_lost(ddb, tables, calls.entries())
