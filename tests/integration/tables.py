@@ -6,6 +6,7 @@ import contextlib
 import copy
 import os
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -78,6 +79,13 @@ def describe(target: Target, table_name: str) -> dict[str, Any]:
     return dynamodb(target).describe_table(TableName=table_name)["Table"]
 
 
+def updating(target: Target, table_name: str) -> Callable[[], bool]:
+    """A check to poll: is the table UPDATING? With one client made now: a fresh client per poll costs tenths
+    of a second on a busy machine, enough to miss the sandbox's half-second index build."""
+    ddb = dynamodb(target)
+    return lambda: ddb.describe_table(TableName=table_name)["Table"]["TableStatus"] == "UPDATING"
+
+
 def table_exists(target: Target, table_name: str) -> bool:
     return table_name in dynamodb(target).list_tables()["TableNames"]
 
@@ -136,4 +144,4 @@ class CallCounter:
 
 
 __all__ = ["apply", "reconcile_table", "manifest", "simple_spec", "unique", "Cluster", "dynamodb", "describe",
-           "table_exists", "CallCounter", "fill", "assert_nothing_lost", "ITEMS"]
+           "table_exists", "updating", "CallCounter", "fill", "assert_nothing_lost", "ITEMS"]

@@ -13,7 +13,7 @@ import pytest
 from flows.drift import drift
 from tests.integration.tables import (
     CallCounter, Cluster, apply, assert_nothing_lost, describe, dynamodb, fill, manifest, reconcile_table, simple_spec,
-    unique,
+    unique, updating,
 )
 
 pytestmark = pytest.mark.integration
@@ -53,7 +53,7 @@ def test_a_reconcile_rides_out_an_apiserver_restart(sandbox, target):
     cluster.api.replace_namespaced_custom_object("dynamodb.services.k8s.aws", "v1alpha1", "default", "tables",
                                                  table, resource)
     outcome = _run_through_a_restart(sandbox, lambda: reconcile_table("default", table, target),
-                                     lambda: describe(target, table)["TableStatus"] == "UPDATING")
+                                     updating(target, table))
     if isinstance(outcome, Exception) or outcome.state != "Synced":  # a clear failure; then a rerun converges
         assert str(outcome)
         outcome = reconcile_table("default", table, target)

@@ -17,7 +17,7 @@ from ack.model import GROUP, PLURAL, VERSION
 from flows.drift import drift
 from tests.integration.tables import (
     CallCounter, Cluster, apply, assert_nothing_lost, describe, dynamodb, fill, manifest, reconcile_table, simple_spec,
-    unique,
+    unique, updating,
 )
 
 pytestmark = pytest.mark.integration
@@ -40,8 +40,10 @@ def test_a_spec_changed_during_a_reconcile_is_not_lost(target):
     resource["spec"]["globalSecondaryIndexes"] = [GSI]  # takes a while: the index is CREATING
     cluster.api.replace_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, table, resource)
 
+    index_building = updating(target, table)
+
     def change_tags_meanwhile() -> None:
-        _wait_for(lambda: describe(target, table)["TableStatus"] == "UPDATING", "the index build")
+        _wait_for(index_building, "the index build")
         cluster.api.patch_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, table,
                                                    {"spec": {"tags": [{"key": "late", "value": "change"}]}})
 
