@@ -22,7 +22,8 @@ def test_each_policy_is_a_least_privilege_allow_list(path):
     for statement in document["Statement"]:
         assert statement["Effect"] == "Allow", statement["Sid"]
         assert statement["Resource"], statement["Sid"]
-        assert all(ACTION.match(a) for a in statement["Action"]), [a for a in statement["Action"] if not ACTION.match(a)]
+        malformed = [a for a in statement["Action"] if not ACTION.match(a)]
+        assert not malformed, malformed
         for action, key in CONDITIONED.items():
             if action in statement["Action"]:
                 assert statement["Action"] == [action] and statement["Condition"]["StringEquals"][key], statement["Sid"]
