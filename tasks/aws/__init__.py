@@ -113,6 +113,16 @@ def is_missing(exc: ClientError, *codes: str) -> bool:
     return error_code(exc) in codes or status == 404
 
 
+def unless_missing(call: Callable[..., Any], *codes: str, **params: Any) -> Any:
+    """`call(**params)`'s answer, or None when AWS answers that the resource does not exist (`is_missing`)."""
+    try:
+        return call(**params)
+    except ClientError as exc:
+        if is_missing(exc, *codes):
+            return None
+        raise
+
+
 # --- find, create, delete --------------------------------------------------------------------------
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
 
 from tasks.aws import (
-    Found, ServiceResult, aws_task, client, ensure, is_missing, is_owned, owner_tags, remove, tag_list, wait_status,
+    Found, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove, tag_list, unless_missing,
+    wait_status,
 )
 from tasks.connections import Target
 
@@ -18,14 +18,10 @@ def mesh_name(prefix: str) -> str:
 
 
 def _find(appmesh: Any, prefix: str, name: str) -> Found | None:
-    try:
-        mesh = appmesh.describe_mesh(meshName=name)["mesh"]
-    except ClientError as exc:
-        if is_missing(exc, "NotFoundException", "MeshNotFound"):
-            return None
-        raise
-    if mesh["status"]["status"] == "DELETED":  # AWS lists a deleted mesh for a while
+    described = unless_missing(appmesh.describe_mesh, "NotFoundException", "MeshNotFound", meshName=name)
+    if described is None or described["mesh"]["status"]["status"] == "DELETED":  # AWS lists a deleted mesh a while
         return None
+    mesh = described["mesh"]
     arn = mesh["metadata"]["arn"]
     tags = appmesh.list_tags_for_resource(resourceArn=arn)["tags"]
     return Found(arn, mesh["status"]["status"], is_owned(tags, prefix))

@@ -8,12 +8,12 @@ import json
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from bootstrap.config import BootstrapConfig
 from tasks.aws import (
-    OWNER_TAG, Found, ServiceResult, aws_task, client, ensure, is_missing, is_owned, owner_tags, remove, tag_list,
+    OWNER_TAG, Found, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove, tag_list,
+    unless_missing,
 )
 from tasks.aws.codepipeline import build_log_group
 from tasks.aws.databases import db_instance_name
@@ -170,12 +170,7 @@ def delete_alarm(target: Target, prefix: str, name: str, dry_run: bool = False) 
 
 
 def _dashboard(cloudwatch: Any, name: str) -> dict[str, Any] | None:
-    try:
-        return cloudwatch.get_dashboard(DashboardName=name)
-    except ClientError as exc:
-        if is_missing(exc, "ResourceNotFound", "ResourceNotFoundException"):
-            return None
-        raise
+    return unless_missing(cloudwatch.get_dashboard, "ResourceNotFound", "ResourceNotFoundException", DashboardName=name)
 
 
 def _find_dashboard(cloudwatch: Any, prefix: str, name: str) -> Found | None:

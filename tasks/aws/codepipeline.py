@@ -6,10 +6,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 
 from bootstrap.config import CodepipelineConfig
-from tasks.aws import Found, ServiceResult, aws_task, client, ensure, is_missing, is_owned, owner_tags, remove, tag_list
+from tasks.aws import (
+    Found, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove, tag_list, unless_missing,
+)
 from tasks.aws.eks import cluster_name
 from tasks.connections import Target
 
@@ -83,12 +84,10 @@ def ensure_build_project(target: Target, prefix: str, stage: BuildStage, setting
 
 
 def _find_pipeline(codepipeline: Any, prefix: str, name: str) -> Found | None:
-    try:
-        arn = codepipeline.get_pipeline(name=name)["metadata"]["pipelineArn"]
-    except ClientError as exc:
-        if is_missing(exc, "PipelineNotFoundException"):
-            return None
-        raise
+    pipeline = unless_missing(codepipeline.get_pipeline, "PipelineNotFoundException", name=name)
+    if pipeline is None:
+        return None
+    arn = pipeline["metadata"]["pipelineArn"]
     return Found(arn, "available", is_owned(codepipeline.list_tags_for_resource(resourceArn=arn)["tags"], prefix))
 
 

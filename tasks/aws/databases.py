@@ -8,12 +8,11 @@ import time
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
 
 from bootstrap.config import DocdbConfig, RdsConfig
 from tasks.aws import (
-    Found, PermanentError, ServiceResult, aws_task, client, ensure, is_missing, is_owned, owner_tags, remove,
-    tag_list, wait_status, wait_waiter,
+    Found, PermanentError, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove, tag_list,
+    unless_missing, wait_status, wait_waiter,
 )
 from tasks.connections import Target
 
@@ -49,12 +48,10 @@ def docdb_instance_name(prefix: str, index: int) -> str:
 
 def _find(call: Any, key: str, prefix: str, **params: Any) -> Found | None:
     """One DB instance, cluster or subnet group, as Describe* lists them (key: "DBInstance", ...)."""
-    try:
-        item = call(**params)[f"{key}s"][0]
-    except ClientError as exc:
-        if is_missing(exc, *_MISSING):
-            return None
-        raise
+    described = unless_missing(call, *_MISSING, **params)
+    if described is None:
+        return None
+    item = described[f"{key}s"][0]
     status = item.get("DBInstanceStatus") or item.get("Status") or item.get("SubnetGroupStatus", "")
     return Found(item[f"{key}Arn"], status, is_owned(item.get("TagList"), prefix))
 

@@ -7,10 +7,11 @@ import json
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
 
 from bootstrap.config import EcrConfig
-from tasks.aws import Found, ServiceResult, aws_task, client, ensure, is_missing, is_owned, owner_tags, remove, tag_list
+from tasks.aws import (
+    Found, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove, tag_list, unless_missing,
+)
 from tasks.connections import Target
 
 
@@ -28,12 +29,8 @@ def lifecycle_policy(settings: EcrConfig) -> dict[str, Any]:
 
 
 def _repository(ecr: Any, name: str) -> dict[str, Any] | None:
-    try:
-        return ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
-    except ClientError as exc:
-        if is_missing(exc, "RepositoryNotFoundException"):
-            return None
-        raise
+    described = unless_missing(ecr.describe_repositories, "RepositoryNotFoundException", repositoryNames=[name])
+    return described["repositories"][0] if described else None
 
 
 def _find(ecr: Any, prefix: str, name: str) -> Found | None:
@@ -58,12 +55,8 @@ def ensure_repository(target: Target, prefix: str, settings: EcrConfig, dry_run:
             if apply:
                 ecr.put_image_scanning_configuration(
                     repositoryName=name, imageScanningConfiguration={"scanOnPush": settings.scan_on_push})
-        try:
-            current = json.loads(ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"])
-        except ClientError as exc:
-            if not is_missing(exc, "LifecyclePolicyNotFoundException"):
-                raise
-            current = None
+        policy = unless_missing(ecr.get_lifecycle_policy, "LifecyclePolicyNotFoundException", repositoryName=name)
+        current = json.loads(policy["lifecyclePolicyText"]) if policy else None
         if current != (wanted := lifecycle_policy(settings)):
             changed = True
             if apply:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
 
 from bootstrap.config import EksConfig
 from tasks.aws import (
-    Found, ServiceResult, aws_task, client, ensure, is_missing, is_owned, owner_tags, remove, wait_waiter,
+    Found, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove, unless_missing, wait_waiter,
 )
 from tasks.connections import Target
 
@@ -32,12 +31,10 @@ def cluster_log_group(prefix: str) -> str:
 
 
 def _described(call: Any, key: str, prefix: str, **params: Any) -> Found | None:
-    try:
-        item = call(**params)[key]
-    except ClientError as exc:
-        if is_missing(exc, "ResourceNotFoundException"):
-            return None
-        raise
+    described = unless_missing(call, "ResourceNotFoundException", **params)
+    if described is None:
+        return None
+    item = described[key]
     return Found(item.get(f"{key}Arn") or item["arn"], item["status"], is_owned(item.get("tags"), prefix))
 
 

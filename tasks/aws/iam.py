@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 
 from tasks.aws import (
-    Found, ServiceResult, aws_task, client, ensure, is_missing, is_owned, log, owner_tags, remove, tag_list,
+    Found, ServiceResult, aws_task, client, ensure, is_owned, log, owner_tags, remove, tag_list, unless_missing,
 )
 from tasks.connections import Target
 
@@ -80,23 +79,15 @@ def trust_policy(principal: str) -> dict[str, Any]:
 
 
 def _find(iam: Any, prefix: str, name: str) -> Found | None:
-    try:
-        role = iam.get_role(RoleName=name)["Role"]
-    except ClientError as exc:
-        if is_missing(exc, "NoSuchEntity"):
-            return None
-        raise
+    described = unless_missing(iam.get_role, "NoSuchEntity", RoleName=name)
+    if described is None:
+        return None
+    role = described["Role"]
     return Found(role["Arn"], "available", is_owned(role.get("Tags"), prefix))
 
 
 def _policy_exists(iam: Any, arn: str) -> bool:
-    try:
-        iam.get_policy(PolicyArn=arn)
-    except ClientError as exc:
-        if is_missing(exc, "NoSuchEntity"):
-            return False
-        raise
-    return True
+    return unless_missing(iam.get_policy, "NoSuchEntity", PolicyArn=arn) is not None
 
 
 @aws_task
@@ -118,12 +109,8 @@ def ensure_role(target: Target, prefix: str, kind: RoleKind, dry_run: bool = Fal
                 iam.attach_role_policy(RoleName=name, PolicyArn=arn)
         if spec.inline is not None:
             wanted = spec.inline(prefix)
-            try:  # boto3 decodes the document to a dict
-                current = iam.get_role_policy(RoleName=name, PolicyName=INLINE_POLICY)["PolicyDocument"]
-            except ClientError as exc:
-                if not is_missing(exc, "NoSuchEntity"):
-                    raise
-                current = None
+            policy = unless_missing(iam.get_role_policy, "NoSuchEntity", RoleName=name, PolicyName=INLINE_POLICY)
+            current = policy["PolicyDocument"] if policy else None  # boto3 decodes the document to a dict
             if current != wanted:
                 changed = True
                 if apply:

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from tasks.aws import (
     OWNER_TAG, Found, ServiceResult, aws_task, client, ensure, error_code, is_missing, owner_tags, remove, tag_list,
-    tag_map, wait_waiter,
+    tag_map, unless_missing, wait_waiter,
 )
 from tasks.connections import Target
 
@@ -40,13 +40,10 @@ def _find(s3: Any, prefix: str, name: str, adopt_untagged: bool) -> Found | None
         if is_missing(exc, "NoSuchBucket"):
             return None
         raise
-    try:
-        tags = tag_map(s3.get_bucket_tagging(Bucket=name)["TagSet"])
-    except ClientError as exc:
-        if not is_missing(exc, "NoSuchTagSet"):
-            raise
+    tagging = unless_missing(s3.get_bucket_tagging, "NoSuchTagSet", Bucket=name)
+    if tagging is None:
         return Found(name, "untagged", owned=adopt_untagged)
-    return Found(name, "available", tags.get(OWNER_TAG) == prefix)
+    return Found(name, "available", tag_map(tagging["TagSet"]).get(OWNER_TAG) == prefix)
 
 
 def _configure(s3: Any, prefix: str, name: str, apply: bool) -> bool:

@@ -6,12 +6,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
 
 from bootstrap.config import StorageConfig
 from tasks.aws import (
-    Found, NotOwnedError, ServiceResult, aws_task, client, ec2_filters, ensure, is_missing, is_owned, owner_tags,
-    remove, tag_list, wait_gone, wait_status, wait_waiter,
+    Found, NotOwnedError, ServiceResult, aws_task, client, ec2_filters, ensure, is_owned, owner_tags, remove,
+    tag_list, unless_missing, wait_gone, wait_status, wait_waiter,
 )
 from tasks.connections import Target
 
@@ -66,13 +65,8 @@ def delete_ebs_volume(target: Target, prefix: str, dry_run: bool = False) -> Ser
 
 
 def _find_file_system(efs: Any, prefix: str, **by: str) -> Found | None:
-    try:
-        systems = efs.describe_file_systems(**by)["FileSystems"]
-    except ClientError as exc:
-        if is_missing(exc, "FileSystemNotFound"):
-            return None
-        raise
-    systems = [fs for fs in systems if fs["LifeCycleState"] != "deleted"]
+    described = unless_missing(efs.describe_file_systems, "FileSystemNotFound", **by)
+    systems = [fs for fs in (described or {}).get("FileSystems", []) if fs["LifeCycleState"] != "deleted"]
     if not systems:
         return None
     return Found(systems[0]["FileSystemId"], systems[0]["LifeCycleState"], is_owned(systems[0].get("Tags"), prefix))
