@@ -28,19 +28,11 @@ def eks_target(target: Target, cluster: str, folder: str) -> Target:
     token as `aws eks get-token` makes it (a presigned STS GetCallerIdentity URL naming the cluster)."""
     described = target.client("eks").describe_cluster(name=cluster)["cluster"]
     sts = target.client("sts")
-    signer = sts._request_signer  # botocore's signer for this client: the same credentials and region
-
-    def add_cluster_header(request, **_):
-        request.headers["x-k8s-aws-id"] = cluster
-
-    sts.meta.events.register_first("before-sign.sts.GetCallerIdentity", add_cluster_header)
-    try:
-        url = signer.generate_presigned_url(
-            {"method": "GET", "url": f"{sts.meta.endpoint_url}/?Action=GetCallerIdentity&Version=2011-06-15",
-             "body": {}, "headers": {}, "context": {}},
-            region_name=target.region, expires_in=60, operation_name="")
-    finally:
-        sts.meta.events.unregister("before-sign.sts.GetCallerIdentity", add_cluster_header)
+    # botocore's signer for this client (its credentials and region); the cluster header is signed with the URL
+    url = sts._request_signer.generate_presigned_url(
+        {"method": "GET", "url": f"{sts.meta.endpoint_url}/?Action=GetCallerIdentity&Version=2011-06-15",
+         "body": {}, "headers": {"x-k8s-aws-id": cluster}, "context": {}},
+        region_name=target.region, expires_in=60, operation_name="")
     token = "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
     kubeconfig = {
         "apiVersion": "v1", "kind": "Config", "current-context": cluster,

@@ -3,13 +3,17 @@ without a mutating call, plans without one, and deletes only what carries the ow
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 
 from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
@@ -17,6 +21,7 @@ from sandbox.aws import calls as endpoint_calls
 from sandbox.aws import reset_calls
 from tasks.aws import OWNER_TAG, NotOwnedError, ServiceResult, client
 from tasks.aws import apigateway, appmesh, cloudwatch, codepipeline, databases, ecr, eks, iam, msk, network, s3, storage
+from tasks.cluster import eks_target
 
 pytestmark = [
     pytest.mark.integration,
@@ -207,7 +212,7 @@ def test_a_resource_with_our_name_but_not_our_tag_is_neither_adopted_nor_deleted
 # --- EKS -------------------------------------------------------------------------------------------
 
 
-def test_eks_cluster_and_nodegroup(target, config, prefix, net, aws_calls):
+def test_eks_cluster_and_nodegroup(target, config, prefix, net, aws_calls, tmp_path):
     cluster_role = iam.ensure_role(target, prefix, "eks-cluster").id
     node_role = iam.ensure_role(target, prefix, "eks-nodes").id
     ensure_cluster = partial(eks.ensure_cluster, target, prefix, config.eks, cluster_role, net.subnets,
@@ -217,6 +222,11 @@ def test_eks_cluster_and_nodegroup(target, config, prefix, net, aws_calls):
     ensure_cluster()
     described = client("eks", target).describe_cluster(name=eks.cluster_name(prefix))["cluster"]
     assert described["logging"]["clusterLogging"] == [{"types": eks.LOG_TYPES, "enabled": True}]
+    # The kubeconfig for the new cluster: a token as `aws eks get-token` makes it, the cluster's name signed in.
+    connected = eks_target.fn(target, eks.cluster_name(prefix), str(tmp_path))
+    token = yaml.safe_load(Path(connected.kubeconfig).read_text())["users"][0]["user"]["token"]
+    url = base64.urlsafe_b64decode(token.removeprefix("k8s-aws-v1.") + "==").decode()
+    assert "x-k8s-aws-id" in parse_qs(urlparse(url).query)["X-Amz-SignedHeaders"][0].split(";")
     nodes = lifecycle(aws_calls, partial(eks.ensure_nodegroup, target, prefix, config.eks, node_role, net.subnets),
                       partial(eks.delete_nodegroup, target, prefix))
     assert nodes.status == "ACTIVE"
