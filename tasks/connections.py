@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -170,14 +171,22 @@ KUBE_RETRIES = Retry(total=8, connect=8, read=2, status=4, backoff_factor=0.5, b
                      status_forcelist=(502, 503, 504), allowed_methods=None)
 
 
-@functools.cache
-def _kube_api_client(path: str, context: str | None, _version: int):
-    from kubernetes import client, config
+def _retrying_api_client(load: Callable[[Any], None]):
+    """An API client configured by `load(configuration)`, with the retries above, whatever the kubeconfig's source."""
+    from kubernetes import client
 
     configuration = client.Configuration()
-    config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+    load(configuration)
     configuration.retries = KUBE_RETRIES
     return client.ApiClient(configuration)
+
+
+@functools.cache
+def _kube_api_client(path: str, context: str | None, _version: int):
+    from kubernetes import config
+
+    return _retrying_api_client(lambda configuration: config.load_kube_config(
+        config_file=path, context=context, client_configuration=configuration))
 
 
 @functools.cache
@@ -191,4 +200,5 @@ def _kube_api_from_block(name: str):
         raise TargetError(f"Kubernetes credentials block {name!r} cannot be loaded: {exc}") from None
     if cluster is None:
         raise TargetError(f"Kubernetes credentials block {name!r} holds no cluster_config")
-    return config.new_client_from_config_dict(cluster.config, context=cluster.context_name)
+    return _retrying_api_client(lambda configuration: config.load_kube_config_from_dict(
+        cluster.config, context=cluster.context_name, client_configuration=configuration))
