@@ -53,22 +53,38 @@ def ensure_crd(target: Target) -> str:
     except client.ApiException as exc:
         if exc.status != 404:
             raise
-        extensions.create_custom_resource_definition(desired)
-        outcome = "installed"
+        current = None
+    if current is not None and (current.metadata.annotations or {}).get(SCHEMA_DIGEST) == digest:
+        outcome = "found"
     else:
-        if (current.metadata.annotations or {}).get(SCHEMA_DIGEST) == digest:
-            outcome = "found"
-        else:
-            desired["metadata"]["resourceVersion"] = current.metadata.resource_version
-            extensions.replace_custom_resource_definition(CRD_NAME, desired)
-            outcome = "updated"
+        outcome, current = _install(extensions, desired, current), None
     deadline = time.monotonic() + CRD_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        conditions = extensions.read_custom_resource_definition(CRD_NAME).status.conditions or []
-        if any(c.type == "Established" and c.status == "True" for c in conditions):
-            return outcome
+    while current is None or not _established(current):
+        if time.monotonic() > deadline:
+            raise KubeError(f"the CRD {CRD_NAME} was not Established within {CRD_WAIT_SECONDS} s")
         time.sleep(0.2)
-    raise KubeError(f"the CRD {CRD_NAME} was not Established within {CRD_WAIT_SECONDS} s")
+        current = extensions.read_custom_resource_definition(CRD_NAME)
+    return outcome
+
+
+def _install(extensions: client.ApiextensionsV1Api, desired: dict[str, Any], current: Any) -> str:
+    """Create or replace the CRD; a clear error where this identity may only read it (the watch's role)."""
+    try:
+        if current is None:
+            extensions.create_custom_resource_definition(desired)
+            return "installed"
+        desired["metadata"]["resourceVersion"] = current.metadata.resource_version
+        extensions.replace_custom_resource_definition(CRD_NAME, desired)
+        return "updated"
+    except client.ApiException as exc:
+        if exc.status != 403:
+            raise
+        raise KubeError(f"the CRD {CRD_NAME} is {'missing' if current is None else 'out of date'} and this identity "
+                        "may not install it: run `python -m flows.reconcile` once as a cluster admin") from None
+
+
+def _established(crd: Any) -> bool:
+    return any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
 
 
 def _custom(target: Target) -> client.CustomObjectsApi:

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from kubernetes import client
 
-from ack.model import GROUP, PLURAL, VERSION
+from ack.model import CRD_NAME, GROUP, PLURAL, VERSION
 from flows.drift import drift
 from sandbox.pki import write_private
 from tasks.connections import Target
-from tasks.kube_tables import ensure_crd
+from tasks.kube_tables import SCHEMA_DIGEST, KubeError, ensure_crd
 from tests.integration.tables import Cluster, apply, describe, manifest, reconcile_table, simple_spec, unique
 
 pytestmark = pytest.mark.integration
@@ -88,3 +88,13 @@ def test_the_viewer_sees_tables_but_cannot_change_them(sandbox, target):
         assert refused.value.status == 403
         assert "cannot" in json.loads(refused.value.body)["message"]
     assert Cluster(target).exists(table)
+
+
+def test_a_role_that_may_only_read_the_crd_is_told_when_it_is_out_of_date(least_privileged, target):
+    extensions = client.ApiextensionsV1Api(target.kube_api())
+    extensions.patch_custom_resource_definition(CRD_NAME, {"metadata": {"annotations": {SCHEMA_DIGEST: "stale"}}})
+    try:
+        with pytest.raises(KubeError, match="out of date and this identity may not install it"):
+            ensure_crd.fn(least_privileged)
+    finally:
+        assert ensure_crd.fn(target) == "updated"  # the admin's install puts it right
