@@ -169,7 +169,7 @@ class _Round:
     """The steps of one round, each method one stage of the order in the module docstring."""
 
     def __init__(self, differences: list[Difference], observed: Observed, desired: TableSpec,
-                 known_indexes: frozenset[str] = frozenset()) -> None:
+                 known_indexes: frozenset[str]) -> None:
         self.differences = differences
         self.known_indexes = known_indexes
         self.fields = {d.field for d in differences}

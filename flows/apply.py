@@ -52,8 +52,7 @@ def apply(manifests: list[dict[str, Any]], connection: Connection = Connection()
     # stops the whole run, so nothing is half-applied.
     refusals = [apply_resource(where, manifest, dry_run=True) for manifest in manifests]
     if any(refusals):
-        outcomes = [_outcome(m, "Refused", r) if r else
-                    _outcome(m, "Refused", "not applied: another manifest of this run was refused")
+        outcomes = [_outcome(m, "Refused", r or "not applied: another manifest of this run was refused")
                     for m, r in zip(manifests, refusals)]
     else:
         for manifest in manifests:

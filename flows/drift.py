@@ -42,6 +42,7 @@ from ack.plan import plan
 from ack.validate import validate
 from flows.cli import add_scope, guarded, scope_of
 from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, converge_table, reconcile_subflow, status_after
+from flows.watch import table_resource
 from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
 from tasks.dynamodb import LiveTable, owned_tables_outside, read_live, read_tables
 from tasks.kube_lease import held
@@ -197,7 +198,8 @@ def remediate(target: Target, resource: dict[str, Any], spec: TableSpec, live: L
     replacements = {p.field: p.message for p in first_round.replacements}
     error: ReconcileError | None = None
     try:
-        after = converge_table(target, spec, live, time.monotonic() + timeout_seconds, allow_destructive)
+        # No known indexes: drift deletes no index without the opt-in (one beyond the spec was made out of band).
+        after = converge_table(target, spec, live, time.monotonic() + timeout_seconds, allow_destructive, frozenset())
     except ReconcileError as exc:
         error = exc
         after = read_live(target, spec)
@@ -279,8 +281,7 @@ def announce(checks: list[TableCheck]) -> None:
     for check in checks:
         if check.drift_class not in DRIFT_FOUND:
             continue
-        resource = {"prefect.resource.id": f"ackflow.table.{check.namespace}.{check.name}",
-                    "prefect.resource.name": check.key, "ackflow.table-name": check.table}
+        resource = table_resource(check.namespace, check.name) | {"ackflow.table-name": check.table}
         payload = {"class": check.drift_class.value, "differences": [d.path for d in check.differences]}
         emit_event(event="ackflow.table.drifted", resource=resource, payload=payload)
         fixed = [path for path, (action, _) in check.actions.items() if action == Action.REMEDIATED]

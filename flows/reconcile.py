@@ -209,7 +209,7 @@ def _settled(target: Target, spec: TableSpec, deadline: float) -> LiveTable:
 
 
 def converge_table(target: Target, spec: TableSpec, live: LiveTable, deadline: float,
-                   allow_destructive: bool, known_indexes: frozenset[str] = frozenset()) -> LiveTable:
+                   allow_destructive: bool, known_indexes: frozenset[str]) -> LiveTable:
     """Read, diff, plan and run one round at a time until nothing differs (or the deadline passes)."""
     while True:
         differences = delta(spec, live.observed.spec)

@@ -41,7 +41,7 @@ TABLE_CHANGED = "ackflow.table.changed"
 
 
 def table_resource(namespace: str, name: str) -> dict[str, str]:
-    """The Prefect event resource for one Table resource (as flows.drift's events name it); the
+    """The Prefect event resource for one Table resource, in the watch's and drift's events; the
     reconcile-on-change trigger reads the namespace and name from its labels."""
     return {"prefect.resource.id": f"ackflow.table.{namespace}.{name}", "prefect.resource.name": f"{namespace}/{name}",
             "ackflow.namespace": namespace, "ackflow.name": name}
