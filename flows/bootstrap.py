@@ -20,10 +20,10 @@ from prefect.artifacts import create_table_artifact
 from prefect.futures import PrefectFuture
 from pydantic import Field
 
-from ack.manifests import parse_manifests
 from ack.model import TableSpec
 from bootstrap import cluster_manifests
 from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
+from flows.apply import read_manifests
 from flows.cli import guarded
 from flows.reconcile import reconcile_subflow
 from tasks.account import check_aws_identity
@@ -31,17 +31,17 @@ from tasks.aws import ServiceResult
 from tasks.aws.apigateway import ensure_http_api
 from tasks.aws.appmesh import ensure_mesh
 from tasks.aws.cloudwatch import alarm_specs, ensure_alarm, ensure_dashboard, ensure_log_group, log_group_specs
-from tasks.aws.codepipeline import ensure_build_project, ensure_pipeline
+from tasks.aws.codepipeline import BUILD_STAGES, ensure_build_project, ensure_pipeline
 from tasks.aws.databases import (
     ensure_aurora_cluster, ensure_db_instance, ensure_db_subnet_group, ensure_docdb_cluster, ensure_docdb_instance,
     is_aurora,
 )
 from tasks.aws.ecr import ensure_repository
 from tasks.aws.eks import cluster_name, ensure_cluster, ensure_nodegroup
-from tasks.aws.iam import ensure_role
+from tasks.aws.iam import ROLE_KINDS, ensure_role
 from tasks.aws.msk import ensure_msk_cluster
-from tasks.aws.network import ensure_security_group, ensure_subnets, ensure_vpc
-from tasks.aws.s3 import ensure_bucket
+from tasks.aws.network import SECURITY_GROUPS, ensure_security_group, ensure_subnets, ensure_vpc
+from tasks.aws.s3 import BUCKET_PURPOSES, ensure_bucket
 from tasks.aws.storage import ensure_ebs_volume, ensure_file_system, ensure_mount_target
 from tasks.cluster import check_cluster, eks_target
 from tasks.connections import Connection, Target, resolve_target
@@ -102,8 +102,8 @@ def services(where: Target, config: BootstrapConfig, dry_run: bool) -> list[Serv
     p, rows = config.prefix, []
     # Steps that need nothing else start at once and run while the network is made.
     roles = {kind: ensure_role.submit(where, p, kind, dry_run)
-             for kind in ("eks-cluster", "eks-nodes", "codepipeline", "codebuild")}
-    buckets = {purpose: ensure_bucket.submit(where, p, purpose, dry_run) for purpose in ("artifacts", "backups")}
+             for kind in ROLE_KINDS}
+    buckets = {purpose: ensure_bucket.submit(where, p, purpose, dry_run) for purpose in BUCKET_PURPOSES}
     independent = {
         "ECR": ensure_repository.submit(where, p, config.ecr, dry_run) if config.ecr.enabled else None,
         "App Mesh": ensure_mesh.submit(where, p, dry_run) if config.appmesh.enabled else None,
@@ -118,7 +118,7 @@ def services(where: Target, config: BootstrapConfig, dry_run: bool) -> list[Serv
     subnets = done("network: subnets", ensure_subnets.submit(where, p, vpc.id, config.network, dry_run))
     subnet_ids = [s.id for s in subnets]
     groups = {purpose: ensure_security_group.submit(where, p, vpc.id, purpose, dry_run)
-              for purpose in ("cluster", "database", "efs", "kafka")}
+              for purpose in SECURITY_GROUPS}
     group_id = {purpose: done(f"network: {purpose} security group", f).id for purpose, f in groups.items()}
     rows += [vpc, *subnets, *(done("network", f) for f in groups.values())]
     role_arn = {kind: done(f"IAM role {kind}", f).id for kind, f in roles.items()}
@@ -166,8 +166,8 @@ def databases(where: Target, config: BootstrapConfig, subnet_ids: list[str], gro
         rows.append(done("RDS instance", ensure_db_instance.submit(where, p, config.rds, subnet_group.name, [group],
                                                             dry_run)))
     if config.docdb.enabled:
-        rows.append(done("DocumentDB cluster", ensure_docdb_cluster.submit(where, p, config.docdb, subnet_group.name,
-                                                                    [group], dry_run)))
+        rows.append(done("DocumentDB cluster", ensure_docdb_cluster.submit(where, p, subnet_group.name, [group],
+                                                                           dry_run)))
         rows += [done("DocumentDB instance", ensure_docdb_instance.submit(where, p, config.docdb, i, dry_run))
                  for i in range(config.docdb.instances)]
     return rows
@@ -177,7 +177,7 @@ def pipeline(where: Target, config: BootstrapConfig, role_arn: dict[str, str], b
              dry_run: bool) -> list[ServiceResult]:
     p = config.prefix
     projects = {stage: ensure_build_project.submit(where, p, stage, config.codepipeline, role_arn["codebuild"], bucket,
-                                                   repository, dry_run) for stage in ("build", "test")}
+                                                   repository, dry_run) for stage in BUILD_STAGES}
     rows = [done(f"CodeBuild {stage}", future) for stage, future in projects.items()]
     return rows + [done("CodePipeline", ensure_pipeline.submit(where, p, config.codepipeline, role_arn["codepipeline"],
                                                                bucket, dry_run))]
@@ -192,13 +192,10 @@ def file_system(where: Target, prefix: str, subnet_ids: list[str], group: str, d
 def cluster_steps(where: Target, config: BootstrapConfig, rows: list[ServiceResult],
                   dry_run: bool) -> list[ServiceResult]:
     """On the cluster: the Table CRD and resources (reconciled), the agents, StorageClasses and the app."""
-    if where.kind == "aws":
-        if dry_run and _id_of(rows, "eks cluster") is None:  # planned by this run: nothing to connect to yet
-            return [ServiceResult(service="cluster", name=cluster_name(config.prefix), id="", status="planned",
-                                  action="would create")]
-        cluster = eks_target(where, cluster_name(config.prefix), tempfile.mkdtemp(prefix="ackflow-"))
-    else:  # the sandbox's API server stands in for the EKS cluster (moto's has no API server)
-        cluster = where
+    if where.kind == "aws" and dry_run and _id_of(rows, "eks cluster") is None:  # planned: nothing to connect to
+        return [ServiceResult(service="cluster", name=cluster_name(config.prefix), id="", status="planned",
+                              action="would create")]
+    cluster = cluster_target(where, config.prefix)
     info = done("cluster", check_cluster.submit(cluster))
     out = [ServiceResult(service="cluster", name=info["server"], id=info["version"], status="reachable",
                          action="found")]
@@ -213,29 +210,36 @@ def cluster_steps(where: Target, config: BootstrapConfig, rows: list[ServiceResu
     return out
 
 
+def cluster_target(where: Target, prefix: str) -> Target:
+    """Where the cluster steps act: the bootstrap's EKS cluster on AWS; on the sandbox its API server stands in
+    (moto's EKS has none)."""
+    if where.kind != "aws":
+        return where
+    return eks_target(where, cluster_name(prefix), tempfile.mkdtemp(prefix="ackflow-"))
+
+
 def tables(cluster: Target, files: Iterable[Path], dry_run: bool) -> list[ServiceResult]:
     """The DynamoDB tables, made the ACK way: Table resources applied, then reconciled until synced."""
     out = []
     if not dry_run:
         done("Table CRD", ensure_crd.submit(cluster))
-    for path in files:
-        for manifest in parse_manifests(Path(path).read_text(), str(path)):
-            meta = manifest["metadata"]
-            meta.setdefault("namespace", "default")
-            table = manifest["spec"]["tableName"]
-            live = read_live(cluster, TableSpec.model_validate(manifest["spec"]))
-            if dry_run:
-                out.append(ServiceResult(service="dynamodb table", name=table, id=live.observed.arn if live else "",
-                                         status=live.observed.table_status if live else "absent",
-                                         action="found" if live else "would create"))
-                continue
-            if refusal := apply_resource(cluster, manifest):
-                raise StepFailed(f"DynamoDB table {table}: {refusal}")
-            outcome = reconcile_subflow(meta["namespace"], meta["name"], cluster)
-            if not outcome.ok:
-                raise StepFailed(f"DynamoDB table {table}: {outcome.state}: {outcome.message}")
-            out.append(ServiceResult(service="dynamodb table", name=table, id=f"{meta['namespace']}/{meta['name']}",
-                                     status="Synced", action="found" if live else "created"))
+    for manifest in read_manifests([str(path) for path in files]):
+        meta = manifest["metadata"]
+        meta.setdefault("namespace", "default")
+        table = manifest["spec"]["tableName"]
+        live = read_live(cluster, TableSpec.model_validate(manifest["spec"]))
+        if dry_run:
+            out.append(ServiceResult(service="dynamodb table", name=table, id=live.observed.arn if live else "",
+                                     status=live.observed.table_status if live else "absent",
+                                     action="found" if live else "would create"))
+            continue
+        if refusal := apply_resource(cluster, manifest):
+            raise StepFailed(f"DynamoDB table {table}: {refusal}")
+        outcome = reconcile_subflow(meta["namespace"], meta["name"], cluster)
+        if not outcome.ok:
+            raise StepFailed(f"DynamoDB table {table}: {outcome.state}: {outcome.message}")
+        out.append(ServiceResult(service="dynamodb table", name=table, id=f"{meta['namespace']}/{meta['name']}",
+                                 status="Synced", action="found" if live else "created"))
     return out
 
 

@@ -8,34 +8,32 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 
 from prefect import flow
 from pydantic import Field
 
-from ack.manifests import parse_manifests
 from bootstrap import cluster_manifests
 from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
 from flows.cli import guarded
-from flows.bootstrap import StepFailed, connect, done, summarise
+from flows.apply import read_manifests
+from flows.bootstrap import StepFailed, cluster_target, connect, done, summarise
 from flows.reconcile import reconcile_subflow
 from tasks.aws import ServiceResult
 from tasks.aws.apigateway import delete_http_api
 from tasks.aws.appmesh import delete_mesh
 from tasks.aws.cloudwatch import alarm_specs, delete_alarm, delete_dashboard, delete_log_group, log_group_specs
-from tasks.aws.codepipeline import delete_build_project, delete_pipeline
+from tasks.aws.codepipeline import BUILD_STAGES, delete_build_project, delete_pipeline
 from tasks.aws.databases import (
     delete_aurora_cluster, delete_db_instance, delete_db_subnet_group, delete_docdb_cluster, delete_docdb_instance,
     is_aurora,
 )
 from tasks.aws.ecr import delete_repository
-from tasks.aws.eks import cluster_name, delete_cluster, delete_nodegroup
-from tasks.aws.iam import delete_role
+from tasks.aws.eks import delete_cluster, delete_nodegroup
+from tasks.aws.iam import ROLE_KINDS, delete_role
 from tasks.aws.msk import delete_msk_cluster
-from tasks.aws.network import delete_security_group, delete_subnets, delete_vpc, vpc_id_of
-from tasks.aws.s3 import delete_bucket
+from tasks.aws.network import SECURITY_GROUPS, delete_security_group, delete_subnets, delete_vpc, vpc_id_of
+from tasks.aws.s3 import BUCKET_PURPOSES, delete_bucket
 from tasks.aws.storage import delete_ebs_volume, delete_file_system
-from tasks.cluster import eks_target
 from tasks.connections import Connection, Target
 from tasks.kube_apply import delete_manifests
 from tasks.kube_tables import delete_resource
@@ -55,19 +53,15 @@ def teardown(config_path: str = Field(str(DEFAULT_CONFIG), description="The conf
 
 
 def cluster_side(where: Target, config: BootstrapConfig, plan: bool) -> list[ServiceResult]:
-    if where.kind == "aws":
-        try:
-            cluster = eks_target(where, cluster_name(config.prefix), tempfile.mkdtemp(prefix="ackflow-"))
-        except Exception:  # no cluster (left already): nothing on it to remove
-            return []
-    else:
-        cluster = where
+    try:
+        cluster = cluster_target(where, config.prefix)
+    except Exception:  # no cluster (left already): nothing on it to remove
+        return []
     rows = done("cluster manifests", delete_manifests.submit(
         cluster, cluster_manifests.for_config(config, "-", "-"), "kubernetes", plan))
     if config.dynamodb.enabled:
-        for path in config.dynamodb.manifests:
-            for manifest in parse_manifests(path.read_text(), str(path)):
-                rows.append(table(cluster, manifest, plan))
+        manifests = read_manifests([str(path) for path in config.dynamodb.manifests])
+        rows += [table(cluster, manifest, plan) for manifest in manifests]
     return rows
 
 
@@ -102,7 +96,7 @@ def account_side(where: Target, config: BootstrapConfig, plan: bool) -> list[Ser
         step("MSK", delete_msk_cluster)
     if config.codepipeline.enabled:
         step("CodePipeline", delete_pipeline)
-        for stage in ("build", "test"):
+        for stage in BUILD_STAGES:
             step(f"CodeBuild {stage}", delete_build_project, stage)
     if config.rds.enabled:
         step("RDS instance", delete_db_instance, config.rds)
@@ -130,12 +124,12 @@ def account_side(where: Target, config: BootstrapConfig, plan: bool) -> list[Ser
         step("API Gateway", delete_http_api)
     if config.ecr.enabled:
         step("ECR", delete_repository, config.ecr)
-    for purpose in ("artifacts", "backups"):
+    for purpose in BUCKET_PURPOSES:
         step(f"S3 {purpose}", delete_bucket, purpose)
-    for kind in ("eks-cluster", "eks-nodes", "codepipeline", "codebuild"):
+    for kind in ROLE_KINDS:
         step(f"IAM role {kind}", delete_role, kind)
     if vpc := vpc_id_of(where, p, config.network):
-        for purpose in ("cluster", "database", "efs", "kafka"):
+        for purpose in SECURITY_GROUPS:
             step(f"{purpose} security group", delete_security_group, vpc, purpose)
         step("subnets", delete_subnets, vpc)
     step("VPC", delete_vpc)

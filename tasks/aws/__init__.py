@@ -60,10 +60,6 @@ def _retry_unless_permanent(_task: Any, _run: Any, state: Any) -> bool:
 aws_task = task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, retry_condition_fn=_retry_unless_permanent)
 
 
-def client(service: str, target: Target) -> Any:
-    return target.client(service)
-
-
 def log() -> logging.Logger | logging.LoggerAdapter:
     try:
         return get_run_logger()

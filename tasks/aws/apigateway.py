@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from tasks.aws import Found, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove
+from tasks.aws import Found, ServiceResult, aws_task, ensure, is_owned, owner_tags, remove
 from tasks.connections import Target
 
 
@@ -25,7 +25,7 @@ def _find(apigw: Any, prefix: str, name: str) -> Found | None:
 
 @aws_task
 def ensure_http_api(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
-    apigw = client("apigatewayv2", target)
+    apigw = target.client("apigatewayv2")
     name = api_name(prefix)
     find = partial(_find, apigw, prefix, name)
 
@@ -46,7 +46,7 @@ def ensure_http_api(target: Target, prefix: str, dry_run: bool = False) -> Servi
 
 @aws_task
 def delete_http_api(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
-    apigw = client("apigatewayv2", target)
+    apigw = target.client("apigatewayv2")
     name = api_name(prefix)
     return remove(target, "api gateway", name, find=partial(_find, apigw, prefix, name), dry_run=dry_run,
                   delete=lambda found: apigw.delete_api(ApiId=found.id), timeout=60, delay=2)

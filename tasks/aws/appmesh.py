@@ -7,7 +7,7 @@ from typing import Any
 
 
 from tasks.aws import (
-    Found, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove, tag_list, unless_missing,
+    Found, ServiceResult, aws_task, ensure, is_owned, owner_tags, remove, tag_list, unless_missing,
     wait_status,
 )
 from tasks.connections import Target
@@ -29,7 +29,7 @@ def _find(appmesh: Any, prefix: str, name: str) -> Found | None:
 
 @aws_task
 def ensure_mesh(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
-    appmesh = client("appmesh", target)
+    appmesh = target.client("appmesh")
     name = mesh_name(prefix)
     find = partial(_find, appmesh, prefix, name)
     return ensure(
@@ -43,7 +43,7 @@ def ensure_mesh(target: Target, prefix: str, dry_run: bool = False) -> ServiceRe
 
 @aws_task
 def delete_mesh(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
-    appmesh = client("appmesh", target)
+    appmesh = target.client("appmesh")
     name = mesh_name(prefix)
     return remove(target, "app mesh", name, find=partial(_find, appmesh, prefix, name), dry_run=dry_run,
                   delete=lambda _: appmesh.delete_mesh(meshName=name), timeout=300, delay=5)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from bootstrap.config import BootstrapConfig
 from tasks.aws import (
-    OWNER_TAG, Found, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove, tag_list,
+    OWNER_TAG, Found, ServiceResult, aws_task, ensure, is_owned, owner_tags, remove, tag_list,
     unless_missing,
 )
 from tasks.aws.codepipeline import build_log_group
@@ -99,7 +99,7 @@ def _find_log_group(logs: Any, prefix: str, name: str) -> Found | None:
 
 @aws_task
 def ensure_log_group(target: Target, prefix: str, spec: LogGroupSpec, dry_run: bool = False) -> ServiceResult:
-    logs = client("logs", target)
+    logs = target.client("logs")
     find = partial(_find_log_group, logs, prefix, spec.name)
 
     def configure(apply: bool) -> bool:
@@ -115,7 +115,7 @@ def ensure_log_group(target: Target, prefix: str, spec: LogGroupSpec, dry_run: b
 
 @aws_task
 def delete_log_group(target: Target, prefix: str, name: str, dry_run: bool = False) -> ServiceResult:
-    logs = client("logs", target)
+    logs = target.client("logs")
     return remove(target, "log group", name, find=partial(_find_log_group, logs, prefix, name), dry_run=dry_run,
                   delete=lambda _: logs.delete_log_group(logGroupName=name), timeout=60, delay=2)
 
@@ -143,7 +143,7 @@ def _alarm_params(spec: AlarmSpec) -> dict[str, Any]:
 
 @aws_task
 def ensure_alarm(target: Target, prefix: str, spec: AlarmSpec, dry_run: bool = False) -> ServiceResult:
-    cloudwatch = client("cloudwatch", target)
+    cloudwatch = target.client("cloudwatch")
     params = _alarm_params(spec)
 
     def configure(apply: bool) -> bool:
@@ -161,7 +161,7 @@ def ensure_alarm(target: Target, prefix: str, spec: AlarmSpec, dry_run: bool = F
 
 @aws_task
 def delete_alarm(target: Target, prefix: str, name: str, dry_run: bool = False) -> ServiceResult:
-    cloudwatch = client("cloudwatch", target)
+    cloudwatch = target.client("cloudwatch")
     return remove(target, "alarm", name, find=partial(_find_alarm, cloudwatch, prefix, name), dry_run=dry_run,
                   delete=lambda _: cloudwatch.delete_alarms(AlarmNames=[name]), timeout=60, delay=2)
 
@@ -182,7 +182,7 @@ def _find_dashboard(cloudwatch: Any, prefix: str, name: str) -> Found | None:
 
 @aws_task
 def ensure_dashboard(target: Target, prefix: str, alarms: list[AlarmSpec], dry_run: bool = False) -> ServiceResult:
-    cloudwatch = client("cloudwatch", target)
+    cloudwatch = target.client("cloudwatch")
     name = dashboard_name(prefix)
     body = dashboard_body(prefix, target.region, alarms)
 
@@ -200,7 +200,7 @@ def ensure_dashboard(target: Target, prefix: str, alarms: list[AlarmSpec], dry_r
 
 @aws_task
 def delete_dashboard(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
-    cloudwatch = client("cloudwatch", target)
+    cloudwatch = target.client("cloudwatch")
     name = dashboard_name(prefix)
     return remove(target, "dashboard", name, find=partial(_find_dashboard, cloudwatch, prefix, name),
                   dry_run=dry_run, delete=lambda _: cloudwatch.delete_dashboards(DashboardNames=[name]),

@@ -4,17 +4,18 @@ Deploy (CodePipeline's own EKS action, which applies the built manifests to the 
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 
 from bootstrap.config import CodepipelineConfig
 from tasks.aws import (
-    Found, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove, tag_list, unless_missing,
+    Found, ServiceResult, aws_task, ensure, is_owned, owner_tags, remove, tag_list, unless_missing,
 )
 from tasks.aws.eks import cluster_name
 from tasks.connections import Target
 
 BuildStage = Literal["build", "test"]
+BUILD_STAGES: tuple[BuildStage, ...] = get_args(BuildStage)
 MANIFEST = "k8s/app.yaml"  # in the source: the Deployment and Service, with IMAGE_URI where the image goes
 
 BUILDSPECS: dict[str, str] = {
@@ -65,7 +66,7 @@ def ensure_build_project(target: Target, prefix: str, stage: BuildStage, setting
                          dry_run: bool = False) -> ServiceResult:
     """A CodeBuild project for one stage. Its own source is the S3 object the pipeline watches (moto, unlike AWS,
     refuses a CODEPIPELINE source without a location); inside the pipeline, CodePipeline hands it the input."""
-    codebuild = client("codebuild", target)
+    codebuild = target.client("codebuild")
     name = project_name(prefix, stage)
     return ensure(
         "codebuild project", name, prefix, find=partial(_find_project, codebuild, prefix, name), dry_run=dry_run,
@@ -118,7 +119,7 @@ def pipeline_definition(prefix: str, settings: CodepipelineConfig, role_arn: str
 def ensure_pipeline(target: Target, prefix: str, settings: CodepipelineConfig, role_arn: str, artifacts_bucket: str,
                     dry_run: bool = False) -> ServiceResult:
     """The pipeline; its role must trust "codepipeline.amazonaws.com" as a plain string (iam.ROLES does)."""
-    codepipeline = client("codepipeline", target)
+    codepipeline = target.client("codepipeline")
     name = pipeline_name(prefix)
     return ensure(
         "codepipeline", name, prefix, find=partial(_find_pipeline, codepipeline, prefix, name), dry_run=dry_run,
@@ -130,7 +131,7 @@ def ensure_pipeline(target: Target, prefix: str, settings: CodepipelineConfig, r
 
 @aws_task
 def delete_pipeline(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
-    codepipeline = client("codepipeline", target)
+    codepipeline = target.client("codepipeline")
     name = pipeline_name(prefix)
     return remove(target, "codepipeline", name, find=partial(_find_pipeline, codepipeline, prefix, name),
                   delete=lambda _: codepipeline.delete_pipeline(name=name), dry_run=dry_run, timeout=60, delay=2)
@@ -138,7 +139,7 @@ def delete_pipeline(target: Target, prefix: str, dry_run: bool = False) -> Servi
 
 @aws_task
 def delete_build_project(target: Target, prefix: str, stage: BuildStage, dry_run: bool = False) -> ServiceResult:
-    codebuild = client("codebuild", target)
+    codebuild = target.client("codebuild")
     name = project_name(prefix, stage)
     return remove(target, "codebuild project", name, find=partial(_find_project, codebuild, prefix, name),
                   delete=lambda _: codebuild.delete_project(name=name), dry_run=dry_run, timeout=60, delay=2)

@@ -11,7 +11,7 @@ from typing import Any
 
 from bootstrap.config import DocdbConfig, RdsConfig
 from tasks.aws import (
-    Found, PermanentError, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove, tag_list,
+    Found, PermanentError, ServiceResult, aws_task, ensure, is_owned, owner_tags, remove, tag_list,
     unless_missing, wait_status, wait_waiter,
 )
 from tasks.connections import Target
@@ -73,7 +73,7 @@ def _final_snapshot(target: Target, name: str) -> dict[str, Any]:
 
 @aws_task
 def ensure_db_subnet_group(target: Target, prefix: str, subnet_ids: list[str], dry_run: bool = False) -> ServiceResult:
-    rds = client("rds", target)
+    rds = target.client("rds")
     name = subnet_group_name(prefix)
     return ensure(
         "db subnet group", name, prefix, find=partial(_find_subnet_group, rds, prefix, name), dry_run=dry_run,
@@ -88,7 +88,7 @@ def ensure_aurora_cluster(target: Target, prefix: str, settings: RdsConfig, subn
                           security_group_ids: list[str], dry_run: bool = False) -> ServiceResult:
     if not is_aurora(settings):
         raise PermanentError(f"rds.engine {settings.engine!r} is not Aurora: it needs no cluster")
-    rds = client("rds", target)
+    rds = target.client("rds")
     name = aurora_cluster_name(prefix)
     version = {"EngineVersion": settings.engine_version} if settings.engine_version else {}
     return ensure(
@@ -107,7 +107,7 @@ def ensure_aurora_cluster(target: Target, prefix: str, settings: RdsConfig, subn
 def ensure_db_instance(target: Target, prefix: str, settings: RdsConfig, subnet_group: str,
                        security_group_ids: list[str], dry_run: bool = False) -> ServiceResult:
     """A standalone instance, or for Aurora the cluster's first instance (the cluster holds storage and users)."""
-    rds = client("rds", target)
+    rds = target.client("rds")
     name = db_instance_name(prefix, settings)
     common = {"DBInstanceIdentifier": name, "Engine": settings.engine, "DBInstanceClass": settings.instance_class,
               "PubliclyAccessible": False, "Tags": tag_list(owner_tags(prefix))}
@@ -129,9 +129,9 @@ def ensure_db_instance(target: Target, prefix: str, settings: RdsConfig, subnet_
 
 
 @aws_task
-def ensure_docdb_cluster(target: Target, prefix: str, settings: DocdbConfig, subnet_group: str,
-                         security_group_ids: list[str], dry_run: bool = False) -> ServiceResult:
-    docdb = client("docdb", target)
+def ensure_docdb_cluster(target: Target, prefix: str, subnet_group: str, security_group_ids: list[str],
+                         dry_run: bool = False) -> ServiceResult:
+    docdb = target.client("docdb")
     name = docdb_cluster_name(prefix)
     find = partial(_find, docdb.describe_db_clusters, "DBCluster", prefix, DBClusterIdentifier=name)
     return ensure(
@@ -149,7 +149,7 @@ def ensure_docdb_cluster(target: Target, prefix: str, settings: DocdbConfig, sub
 @aws_task
 def ensure_docdb_instance(target: Target, prefix: str, settings: DocdbConfig, index: int = 0,
                           dry_run: bool = False) -> ServiceResult:
-    docdb = client("docdb", target)
+    docdb = target.client("docdb")
     name = docdb_instance_name(prefix, index)
     return ensure(
         "docdb instance", name, prefix, dry_run=dry_run,
@@ -189,31 +189,31 @@ def _delete_cluster(target: Target, aws: Any, service: str, name: str, prefix: s
 
 @aws_task
 def delete_db_instance(target: Target, prefix: str, settings: RdsConfig, dry_run: bool = False) -> ServiceResult:
-    return _delete_instance(target, client("rds", target), "rds instance", db_instance_name(prefix, settings),
+    return _delete_instance(target, target.client("rds"), "rds instance", db_instance_name(prefix, settings),
                             prefix, is_aurora(settings), dry_run)
 
 
 @aws_task
 def delete_aurora_cluster(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
-    return _delete_cluster(target, client("rds", target), "aurora cluster", aurora_cluster_name(prefix), prefix,
+    return _delete_cluster(target, target.client("rds"), "aurora cluster", aurora_cluster_name(prefix), prefix,
                            dry_run)
 
 
 @aws_task
 def delete_docdb_instance(target: Target, prefix: str, index: int = 0, dry_run: bool = False) -> ServiceResult:
-    return _delete_instance(target, client("docdb", target), "docdb instance", docdb_instance_name(prefix, index),
+    return _delete_instance(target, target.client("docdb"), "docdb instance", docdb_instance_name(prefix, index),
                             prefix, True, dry_run)
 
 
 @aws_task
 def delete_docdb_cluster(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
-    return _delete_cluster(target, client("docdb", target), "docdb cluster", docdb_cluster_name(prefix), prefix,
+    return _delete_cluster(target, target.client("docdb"), "docdb cluster", docdb_cluster_name(prefix), prefix,
                            dry_run)
 
 
 @aws_task
 def delete_db_subnet_group(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
-    rds = client("rds", target)
+    rds = target.client("rds")
     name = subnet_group_name(prefix)
     return remove(target, "db subnet group", name, find=partial(_find_subnet_group, rds, prefix, name),
                   delete=lambda _: rds.delete_db_subnet_group(DBSubnetGroupName=name), dry_run=dry_run,

@@ -10,7 +10,7 @@ from typing import Any
 
 from bootstrap.config import EcrConfig
 from tasks.aws import (
-    Found, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove, tag_list, unless_missing,
+    Found, ServiceResult, aws_task, ensure, is_owned, owner_tags, remove, tag_list, unless_missing,
 )
 from tasks.connections import Target
 
@@ -44,7 +44,7 @@ def _find(ecr: Any, prefix: str, name: str) -> Found | None:
 @aws_task
 def ensure_repository(target: Target, prefix: str, settings: EcrConfig, dry_run: bool = False) -> ServiceResult:
     """The repository; its URI is the result's id (the image the sample application is deployed from)."""
-    ecr = client("ecr", target)
+    ecr = target.client("ecr")
     name = repository_name(prefix, settings)
 
     def configure(apply: bool) -> bool:
@@ -75,7 +75,7 @@ def ensure_repository(target: Target, prefix: str, settings: EcrConfig, dry_run:
 @aws_task
 def delete_repository(target: Target, prefix: str, settings: EcrConfig, dry_run: bool = False) -> ServiceResult:
     """The repository and the images in it."""
-    ecr = client("ecr", target)
+    ecr = target.client("ecr")
     name = repository_name(prefix, settings)
     return remove(target, "ecr repository", name, find=partial(_find, ecr, prefix, name), dry_run=dry_run,
                   delete=lambda _: ecr.delete_repository(repositoryName=name, force=True), timeout=60, delay=2)

@@ -8,7 +8,7 @@ from typing import Any
 
 from bootstrap.config import EksConfig
 from tasks.aws import (
-    Found, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove, unless_missing, wait_waiter,
+    Found, ServiceResult, aws_task, ensure, is_owned, owner_tags, remove, unless_missing, wait_waiter,
 )
 from tasks.connections import Target
 
@@ -41,7 +41,7 @@ def _described(call: Any, key: str, prefix: str, **params: Any) -> Found | None:
 @aws_task
 def ensure_cluster(target: Target, prefix: str, settings: EksConfig, role_arn: str, subnet_ids: list[str],
                    security_group_ids: list[str], dry_run: bool = False) -> ServiceResult:
-    eks = client("eks", target)
+    eks = target.client("eks")
     name = cluster_name(prefix)
     logging = {"clusterLogging": [{"types": LOG_TYPES, "enabled": True}]}
 
@@ -71,7 +71,7 @@ def ensure_cluster(target: Target, prefix: str, settings: EksConfig, role_arn: s
 @aws_task
 def ensure_nodegroup(target: Target, prefix: str, settings: EksConfig, node_role_arn: str, subnet_ids: list[str],
                      dry_run: bool = False) -> ServiceResult:
-    eks = client("eks", target)
+    eks = target.client("eks")
     cluster, name = cluster_name(prefix), nodegroup_name(prefix)
     scaling = {"minSize": 1, "maxSize": settings.desired_size, "desiredSize": settings.desired_size}
 
@@ -97,7 +97,7 @@ def ensure_nodegroup(target: Target, prefix: str, settings: EksConfig, node_role
 
 @aws_task
 def delete_nodegroup(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
-    eks = client("eks", target)
+    eks = target.client("eks")
     cluster, name = cluster_name(prefix), nodegroup_name(prefix)
     find = partial(_described, eks.describe_nodegroup, "nodegroup", prefix, clusterName=cluster, nodegroupName=name)
     return remove(target, "eks nodegroup", name, find=find, dry_run=dry_run,
@@ -109,7 +109,7 @@ def delete_nodegroup(target: Target, prefix: str, dry_run: bool = False) -> Serv
 @aws_task
 def delete_cluster(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
     """After its node groups: EKS refuses to delete a cluster that still has any."""
-    eks = client("eks", target)
+    eks = target.client("eks")
     name = cluster_name(prefix)
     return remove(target, "eks cluster", name, dry_run=dry_run,
                   find=partial(_described, eks.describe_cluster, "cluster", prefix, name=name),

@@ -7,15 +7,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 
 from tasks.aws import (
-    Found, ServiceResult, aws_task, client, ensure, is_owned, log, owner_tags, remove, tag_list, unless_missing,
+    Found, ServiceResult, aws_task, ensure, is_owned, log, owner_tags, remove, tag_list, unless_missing,
 )
 from tasks.connections import Target
 
 RoleKind = Literal["eks-cluster", "eks-nodes", "codepipeline", "codebuild"]
+ROLE_KINDS: tuple[RoleKind, ...] = get_args(RoleKind)
 INLINE_POLICY = "ackflow-bootstrap"
 _MANAGED = "arn:aws:iam::aws:policy/"
 
@@ -93,7 +94,7 @@ def _policy_exists(iam: Any, arn: str) -> bool:
 @aws_task
 def ensure_role(target: Target, prefix: str, kind: RoleKind, dry_run: bool = False) -> ServiceResult:
     """The role (its ARN as id), with its managed policies attached and its inline policy as written here."""
-    iam = client("iam", target)
+    iam = target.client("iam")
     name, spec = role_name(prefix, kind), ROLES[kind]
 
     def configure(apply: bool) -> bool:
@@ -128,7 +129,7 @@ def ensure_role(target: Target, prefix: str, kind: RoleKind, dry_run: bool = Fal
 @aws_task
 def delete_role(target: Target, prefix: str, kind: RoleKind, dry_run: bool = False) -> ServiceResult:
     """Detach and delete its policies and instance profiles first: IAM refuses to delete a role that has any."""
-    iam = client("iam", target)
+    iam = target.client("iam")
     name = role_name(prefix, kind)
 
     def delete(_: Found) -> None:

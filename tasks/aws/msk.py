@@ -7,7 +7,7 @@ from typing import Any
 
 from bootstrap.config import MskConfig
 from tasks.aws import (
-    Found, PermanentError, ServiceResult, aws_task, client, ensure, is_owned, owner_tags, remove, wait_status,
+    Found, PermanentError, ServiceResult, aws_task, ensure, is_owned, owner_tags, remove, wait_status,
 )
 from tasks.connections import Target
 
@@ -31,7 +31,7 @@ def _find(kafka: Any, prefix: str, name: str) -> Found | None:
 @aws_task
 def ensure_msk_cluster(target: Target, prefix: str, settings: MskConfig, subnet_ids: list[str],
                        security_group_ids: list[str], dry_run: bool = False) -> ServiceResult:
-    kafka = client("kafka", target)
+    kafka = target.client("kafka")
     name = cluster_name(prefix)
     find = partial(_find, kafka, prefix, name)
 
@@ -53,7 +53,7 @@ def ensure_msk_cluster(target: Target, prefix: str, settings: MskConfig, subnet_
 
 @aws_task
 def delete_msk_cluster(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
-    kafka = client("kafka", target)
+    kafka = target.client("kafka")
     name = cluster_name(prefix)
     return remove(target, "msk cluster", name, find=partial(_find, kafka, prefix, name), dry_run=dry_run,
                   delete=lambda found: kafka.delete_cluster(ClusterArn=found.id), timeout=TIMEOUT, delay=DELAY)

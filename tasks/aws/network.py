@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import ipaddress
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from bootstrap.config import ZONES, NetworkConfig
 from tasks.aws import (
-    OWNER_TAG, Found, ServiceResult, aws_task, client, ec2_filters, ensure, is_owned, owner_tags, remove, tag_list,
+    OWNER_TAG, Found, ServiceResult, aws_task, ec2_filters, ensure, is_owned, owner_tags, remove, tag_list,
     wait_waiter,
 )
 from tasks.connections import Target
 
 SecurityGroupPurpose = Literal["cluster", "database", "efs", "kafka"]
+SECURITY_GROUPS: tuple[SecurityGroupPurpose, ...] = get_args(SecurityGroupPurpose)
 INGRESS_PORTS: dict[str, tuple[int, ...]] = {
     "cluster": (443,),  # the EKS API from inside the VPC
     "database": (3306, 5432, 27017),  # MySQL, PostgreSQL, DocumentDB
@@ -45,7 +46,7 @@ def _find_vpc(ec2: Any, prefix: str) -> Found | None:
 @aws_task
 def ensure_vpc(target: Target, prefix: str, settings: NetworkConfig, dry_run: bool = False) -> ServiceResult:
     """The default VPC (found, never changed) when it exists and is wanted, else our own VPC."""
-    ec2 = client("ec2", target)
+    ec2 = target.client("ec2")
     if settings.use_default_vpc and (default := _default_vpc(ec2)):
         return ServiceResult(service="vpc", name="default", id=default, status="available (default VPC)",
                              action="found")
@@ -94,7 +95,7 @@ def _internet_access(ec2: Any, prefix: str, vpc_id: str, apply: bool) -> bool:
 def ensure_subnets(target: Target, prefix: str, vpc_id: str, settings: NetworkConfig,
                    dry_run: bool = False) -> list[ServiceResult]:
     """Two subnets in two zones: the default VPC's own, or ours, carved from the first quarters of the CIDR."""
-    ec2 = client("ec2", target)
+    ec2 = target.client("ec2")
     if vpc_id and ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["IsDefault"]:
         subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
                                                 {"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
@@ -148,7 +149,7 @@ def _find_security_group(ec2: Any, prefix: str, name: str, vpc_id: str) -> Found
 @aws_task
 def ensure_security_group(target: Target, prefix: str, vpc_id: str, purpose: SecurityGroupPurpose,
                           dry_run: bool = False) -> ServiceResult:
-    ec2 = client("ec2", target)
+    ec2 = target.client("ec2")
     name = f"{prefix}-{purpose}"
     find = partial(_find_security_group, ec2, prefix, name, vpc_id)
 
@@ -178,7 +179,7 @@ def ensure_security_group(target: Target, prefix: str, vpc_id: str, purpose: Sec
 @aws_task
 def delete_security_group(target: Target, prefix: str, vpc_id: str, purpose: SecurityGroupPurpose,
                           dry_run: bool = False) -> ServiceResult:
-    ec2 = client("ec2", target)
+    ec2 = target.client("ec2")
     name = f"{prefix}-{purpose}"
     find = partial(_find_security_group, ec2, prefix, name, vpc_id)
     return remove(target, "security group", name, find=find, dry_run=dry_run, timeout=300, delay=5,
@@ -188,7 +189,7 @@ def delete_security_group(target: Target, prefix: str, vpc_id: str, purpose: Sec
 @aws_task
 def delete_subnets(target: Target, prefix: str, vpc_id: str, dry_run: bool = False) -> list[ServiceResult]:
     """Every subnet of `vpc_id` carrying our tag (the default VPC's subnets carry none and are kept)."""
-    ec2 = client("ec2", target)
+    ec2 = target.client("ec2")
     owned = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
                                           {"Name": f"tag:{OWNER_TAG}", "Values": [prefix]}])
     results = []
@@ -203,7 +204,7 @@ def delete_subnets(target: Target, prefix: str, vpc_id: str, dry_run: bool = Fal
 @aws_task
 def delete_vpc(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
     """Our VPC and its internet gateway (after its subnets and security groups are gone); never the default VPC."""
-    ec2 = client("ec2", target)
+    ec2 = target.client("ec2")
     name = vpc_name(prefix)
     find = partial(_find_vpc, ec2, prefix)
 
@@ -219,7 +220,7 @@ def delete_vpc(target: Target, prefix: str, dry_run: bool = False) -> ServiceRes
 
 def vpc_id_of(target: Target, prefix: str, settings: NetworkConfig) -> str | None:
     """The VPC the bootstrap used: the default one (when configured and present) or its own, if any."""
-    ec2 = client("ec2", target)
+    ec2 = target.client("ec2")
     if settings.use_default_vpc and (default := _default_vpc(ec2)):
         return default
     found = _find_vpc(ec2, prefix)

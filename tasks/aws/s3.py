@@ -4,17 +4,18 @@ versioned, encrypted, with public access blocked."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from botocore.exceptions import ClientError
 
 from tasks.aws import (
-    OWNER_TAG, Found, ServiceResult, aws_task, client, ensure, error_code, is_missing, owner_tags, remove, tag_list,
+    OWNER_TAG, Found, ServiceResult, aws_task, ensure, error_code, is_missing, owner_tags, remove, tag_list,
     tag_map, unless_missing, wait_waiter,
 )
 from tasks.connections import Target
 
 BucketPurpose = Literal["artifacts", "backups"]
+BUCKET_PURPOSES: tuple[BucketPurpose, ...] = get_args(BucketPurpose)
 PUBLIC_ACCESS_BLOCKED = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
                          "RestrictPublicBuckets": True}
 
@@ -25,7 +26,7 @@ def bucket_name(prefix: str, purpose: BucketPurpose, account: str, region: str) 
 
 
 def bucket_for(target: Target, prefix: str, purpose: BucketPurpose) -> str:
-    account = client("sts", target).get_caller_identity()["Account"]
+    account = target.client("sts").get_caller_identity()["Account"]
     return bucket_name(prefix, purpose, account, target.region)
 
 
@@ -84,7 +85,7 @@ def _configure(s3: Any, prefix: str, name: str, apply: bool) -> bool:
 @aws_task
 def ensure_bucket(target: Target, prefix: str, purpose: BucketPurpose, dry_run: bool = False) -> ServiceResult:
     """The bucket (its name as id): S3 takes no tags at CreateBucket, so tagging is the first setting made."""
-    s3 = client("s3", target)
+    s3 = target.client("s3")
     name = bucket_for(target, prefix, purpose)
     # us-east-1 is the one region that takes no location constraint.
     location = {} if target.region == "us-east-1" else {
@@ -100,7 +101,7 @@ def ensure_bucket(target: Target, prefix: str, purpose: BucketPurpose, dry_run: 
 @aws_task
 def delete_bucket(target: Target, prefix: str, purpose: BucketPurpose, dry_run: bool = False) -> ServiceResult:
     """The bucket and every object version in it (S3 refuses to delete a bucket that is not empty)."""
-    s3 = client("s3", target)
+    s3 = target.client("s3")
     name = bucket_for(target, prefix, purpose)
 
     def delete(_: Found) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from bootstrap.config import StorageConfig
 from tasks.aws import (
-    Found, NotOwnedError, ServiceResult, aws_task, client, ec2_filters, ensure, is_owned, owner_tags, remove,
+    Found, NotOwnedError, ServiceResult, aws_task, ec2_filters, ensure, is_owned, owner_tags, remove,
     tag_list, unless_missing, wait_gone, wait_status, wait_waiter,
 )
 from tasks.connections import Target
@@ -35,7 +35,7 @@ def _find_volume(ec2: Any, prefix: str) -> Found | None:
 @aws_task
 def ensure_ebs_volume(target: Target, prefix: str, settings: StorageConfig, availability_zone: str,
                       dry_run: bool = False) -> ServiceResult:
-    ec2 = client("ec2", target)
+    ec2 = target.client("ec2")
     name = volume_name(prefix)
     find = partial(_find_volume, ec2, prefix)
     return ensure(
@@ -51,7 +51,7 @@ def ensure_ebs_volume(target: Target, prefix: str, settings: StorageConfig, avai
 
 @aws_task
 def delete_ebs_volume(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
-    ec2 = client("ec2", target)
+    ec2 = target.client("ec2")
     name = volume_name(prefix)
     find = partial(_find_volume, ec2, prefix)
     return remove(target, "ebs volume", name, find=find, dry_run=dry_run,
@@ -75,7 +75,7 @@ def _find_file_system(efs: Any, prefix: str, **by: str) -> Found | None:
 @aws_task
 def ensure_file_system(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
     """Found by its creation token, the name: CreateFileSystem itself is idempotent on it."""
-    efs = client("efs", target)
+    efs = target.client("efs")
     name = file_system_name(prefix)
     find = partial(_find_file_system, efs, prefix, CreationToken=name)
     return ensure(
@@ -103,7 +103,7 @@ def _find_mount_target(efs: Any, prefix: str, file_system_id: str, subnet_id: st
 @aws_task
 def ensure_mount_target(target: Target, prefix: str, file_system_id: str, subnet_id: str,
                         security_group_ids: list[str], dry_run: bool = False) -> ServiceResult:
-    efs = client("efs", target)
+    efs = target.client("efs")
     name = f"{file_system_name(prefix)}/{subnet_id}"
     find = partial(_find_mount_target, efs, prefix, file_system_id, subnet_id)
 
@@ -121,7 +121,7 @@ def ensure_mount_target(target: Target, prefix: str, file_system_id: str, subnet
 @aws_task
 def delete_file_system(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
     """Its mount targets first (EFS refuses to delete a file system that has any), then the file system."""
-    efs = client("efs", target)
+    efs = target.client("efs")
     name = file_system_name(prefix)
 
     def delete(found: Found) -> None:

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
 from sandbox.aws import calls as endpoint_calls
 from sandbox.aws import reset_calls
-from tasks.aws import OWNER_TAG, NotOwnedError, ServiceResult, client
+from tasks.aws import OWNER_TAG, NotOwnedError, ServiceResult
 from tasks.aws import apigateway, appmesh, cloudwatch, codepipeline, databases, ecr, eks, iam, msk, network, s3, storage
 from tasks.cluster import eks_target
 
@@ -124,7 +124,7 @@ def test_a_vpc_of_our_own_with_subnets_in_two_zones_and_security_groups(target, 
     lifecycle(aws_calls, partial(network.ensure_vpc, target, prefix, settings),
               partial(network.delete_vpc, target, prefix))
     vpc = network.ensure_vpc(target, prefix, settings).id
-    ec2 = client("ec2", target)
+    ec2 = target.client("ec2")
     assert ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"]
     [table] = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
     assert any(r.get("GatewayId", "").startswith("igw-") for r in table["Routes"])
@@ -147,11 +147,11 @@ def test_a_vpc_of_our_own_with_subnets_in_two_zones_and_security_groups(target, 
 @pytest.mark.parametrize("kind", list(iam.ROLES))
 def test_role(target, prefix, aws_calls, kind):
     role = lifecycle(aws_calls, partial(iam.ensure_role, target, prefix, kind), None)
-    described = client("iam", target).get_role(RoleName=role.name)["Role"]
+    described = target.client("iam").get_role(RoleName=role.name)["Role"]
     # CodePipeline accepts only a plain string as the service principal (moto-notes).
     assert described["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": iam.ROLES[kind].principal}
     if iam.ROLES[kind].inline:
-        assert client("iam", target).list_role_policies(RoleName=role.name)["PolicyNames"] == [iam.INLINE_POLICY]
+        assert target.client("iam").list_role_policies(RoleName=role.name)["PolicyNames"] == [iam.INLINE_POLICY]
     assert iam.delete_role(target, prefix, kind).action == "deleted"
 
 
@@ -159,9 +159,9 @@ def test_ecr_repository(target, config, prefix, aws_calls):
     repository = lifecycle(aws_calls, partial(ecr.ensure_repository, target, prefix, config.ecr))
     name = ecr.repository_name(prefix, config.ecr)
     assert repository.id.endswith(f".amazonaws.com/{name}")
-    described = client("ecr", target).describe_repositories(repositoryNames=[name])["repositories"][0]
+    described = target.client("ecr").describe_repositories(repositoryNames=[name])["repositories"][0]
     assert described["imageScanningConfiguration"]["scanOnPush"] is True
-    policy = json.loads(client("ecr", target).get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"])
+    policy = json.loads(target.client("ecr").get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"])
     assert policy["rules"][0]["selection"]["countNumber"] == config.ecr.keep_last_images
     changed = config.ecr.model_copy(update={"keep_last_images": 3})
     aws_calls.reset()
@@ -175,7 +175,7 @@ def test_ecr_repository(target, config, prefix, aws_calls):
 @pytest.mark.parametrize("purpose", ["artifacts", "backups"])
 def test_bucket(target, prefix, aws_calls, purpose):
     bucket = lifecycle(aws_calls, partial(s3.ensure_bucket, target, prefix, purpose))
-    api = client("s3", target)
+    api = target.client("s3")
     assert api.get_bucket_versioning(Bucket=bucket.id)["Status"] == "Enabled"
     assert api.get_public_access_block(Bucket=bucket.id)["PublicAccessBlockConfiguration"] == s3.PUBLIC_ACCESS_BLOCKED
     assert api.get_bucket_encryption(Bucket=bucket.id)["ServerSideEncryptionConfiguration"]["Rules"]
@@ -187,7 +187,7 @@ def test_bucket(target, prefix, aws_calls, purpose):
 def test_a_bucket_left_untagged_by_an_interrupted_run_is_adopted(target, aws_calls):
     prefix = f"cut-{uuid.uuid4().hex[:6]}"
     name = s3.bucket_for(target, prefix, "artifacts")
-    client("s3", target).create_bucket(Bucket=name)  # the run stopped right after CreateBucket
+    target.client("s3").create_bucket(Bucket=name)  # the run stopped right after CreateBucket
     assert s3.delete_bucket(target, prefix, "artifacts").action == "kept"  # untagged: not provably ours
     result = s3.ensure_bucket(target, prefix, "artifacts")
     assert (result.action, result.id) == ("updated", name)
@@ -198,7 +198,7 @@ def test_a_bucket_left_untagged_by_an_interrupted_run_is_adopted(target, aws_cal
 def test_a_resource_with_our_name_but_not_our_tag_is_neither_adopted_nor_deleted(target, aws_calls):
     prefix = f"nt-{uuid.uuid4().hex[:6]}"
     name = iam.role_name(prefix, "codebuild")
-    client("iam", target).create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(
+    target.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(
         iam.trust_policy("codebuild.amazonaws.com")))
     aws_calls.reset()
     with pytest.raises(NotOwnedError, match=f"lacks the tag {OWNER_TAG}={prefix}"):
@@ -206,7 +206,7 @@ def test_a_resource_with_our_name_but_not_our_tag_is_neither_adopted_nor_deleted
     assert aws_calls.operations() == ["GetRole"]  # refused at once, and not retried
     assert iam.delete_role(target, prefix, "codebuild").action == "kept"
     assert aws_calls.mutating() == []
-    client("iam", target).delete_role(RoleName=name)
+    target.client("iam").delete_role(RoleName=name)
 
 
 # --- EKS -------------------------------------------------------------------------------------------
@@ -220,7 +220,7 @@ def test_eks_cluster_and_nodegroup(target, config, prefix, net, aws_calls, tmp_p
     cluster = lifecycle(aws_calls, ensure_cluster, partial(eks.delete_cluster, target, prefix))
     assert cluster.status == "ACTIVE"
     ensure_cluster()
-    described = client("eks", target).describe_cluster(name=eks.cluster_name(prefix))["cluster"]
+    described = target.client("eks").describe_cluster(name=eks.cluster_name(prefix))["cluster"]
     assert described["logging"]["clusterLogging"] == [{"types": eks.LOG_TYPES, "enabled": True}]
     # The kubeconfig for the new cluster: a token as `aws eks get-token` makes it, the cluster's name signed in.
     connected = eks_target.fn(target, eks.cluster_name(prefix), str(tmp_path))
@@ -264,7 +264,7 @@ def test_aurora_cluster_and_instance(target, config, prefix, net, aws_calls):
 def test_documentdb_is_planned_without_a_mutating_call(target, config, prefix, aws_calls):
     aws_calls.reset()
     group = databases.subnet_group_name(prefix)
-    ensure = partial(databases.ensure_docdb_cluster, target, prefix, config.docdb, group, [])
+    ensure = partial(databases.ensure_docdb_cluster, target, prefix, group, [])
     assert ensure(dry_run=True).action == "would create"
     assert databases.ensure_docdb_instance(target, prefix, config.docdb, 0, dry_run=True).action == "would create"
     assert databases.delete_docdb_cluster(target, prefix).action == "absent"
@@ -276,7 +276,7 @@ def test_documentdb_is_planned_without_a_mutating_call(target, config, prefix, a
 def test_documentdb_cluster(target, config, prefix, net, aws_calls):
     group = databases.ensure_db_subnet_group(target, prefix, net.subnets).name
     try:
-        lifecycle(aws_calls, partial(databases.ensure_docdb_cluster, target, prefix, config.docdb, group,
+        lifecycle(aws_calls, partial(databases.ensure_docdb_cluster, target, prefix, group,
                                      [net.groups["database"]]), partial(databases.delete_docdb_cluster, target, prefix))
     finally:
         databases.delete_db_subnet_group(target, prefix)
@@ -299,7 +299,7 @@ def test_build_projects_and_pipeline(target, config, prefix, aws_calls):
                          partial(codepipeline.delete_pipeline, target, prefix))
     assert pipeline.name == f"{prefix}-pipeline"
     codepipeline.ensure_pipeline(target, prefix, config.codepipeline, pipeline_role, bucket)
-    stages = client("codepipeline", target).get_pipeline(name=pipeline.name)["pipeline"]["stages"]
+    stages = target.client("codepipeline").get_pipeline(name=pipeline.name)["pipeline"]["stages"]
     assert [(s["name"], s["actions"][0]["actionTypeId"]["provider"]) for s in stages] == [
         ("Source", "S3"), ("Build", "CodeBuild"), ("Test", "CodeBuild"), ("Deploy", "EKS")]
     codepipeline.delete_pipeline(target, prefix)
@@ -326,7 +326,7 @@ def test_mesh(target, prefix, aws_calls):
 
 def test_http_api(target, prefix, aws_calls):
     api = lifecycle(aws_calls, partial(apigateway.ensure_http_api, target, prefix))
-    stages = client("apigatewayv2", target).get_stages(ApiId=api.id)["Items"]
+    stages = target.client("apigatewayv2").get_stages(ApiId=api.id)["Items"]
     assert [(s["StageName"], s["AutoDeploy"]) for s in stages] == [("$default", True)]
     assert apigateway.delete_http_api(target, prefix).action == "deleted"
 
@@ -371,18 +371,18 @@ def test_alarms_and_dashboard(target, config, prefix, aws_calls):
 
 def test_a_dashboard_without_our_mark_is_not_ours(target, prefix, aws_calls):
     other = f"other-{uuid.uuid4().hex[:6]}"
-    client("cloudwatch", target).put_dashboard(DashboardName=other, DashboardBody=json.dumps({"widgets": []}))
+    target.client("cloudwatch").put_dashboard(DashboardName=other, DashboardBody=json.dumps({"widgets": []}))
     with pytest.raises(NotOwnedError):
         cloudwatch.ensure_dashboard(target, other, [])
     assert cloudwatch.delete_dashboard(target, other).action == "kept"
-    client("cloudwatch", target).delete_dashboards(DashboardNames=[other])
+    target.client("cloudwatch").delete_dashboards(DashboardNames=[other])
 
 
 # --- storage ---------------------------------------------------------------------------------------
 
 
 def test_ebs_volume(target, config, prefix, net, aws_calls):
-    zone = client("ec2", target).describe_subnets(SubnetIds=net.subnets[:1])["Subnets"][0]["AvailabilityZone"]
+    zone = target.client("ec2").describe_subnets(SubnetIds=net.subnets[:1])["Subnets"][0]["AvailabilityZone"]
     volume = lifecycle(aws_calls, partial(storage.ensure_ebs_volume, target, prefix, config.storage, zone),
                        partial(storage.delete_ebs_volume, target, prefix))
     assert volume.status == "available"
@@ -399,5 +399,5 @@ def test_efs_file_system_and_mount_targets(target, prefix, net, aws_calls):
                                              [net.groups["efs"]]))
         assert mount.status == "available"
     assert storage.delete_file_system(target, prefix).action == "deleted"  # mount targets first, then the file system
-    assert client("efs", target).describe_file_systems(CreationToken=storage.file_system_name(prefix))[
+    assert target.client("efs").describe_file_systems(CreationToken=storage.file_system_name(prefix))[
         "FileSystems"] == []
