@@ -37,11 +37,11 @@ def held(target: Target, name: str, namespace: str = "default", wait_seconds: fl
     api = client.CoordinationV1Api(target.kube_api())
     me = f"ackflow-{uuid.uuid4().hex[:12]}"
     deadline = time.monotonic() + wait_seconds
-    while not _take(api, name, namespace, me):
+    while (holder := _take(api, name, namespace, me)) is not None:
         if time.monotonic() > deadline:
             raise LeaseTimeout(f"lease {namespace}/{name} is still held by another run after {wait_seconds:.0f} s")
         if on_wait:
-            on_wait(_holder(api, name, namespace))
+            on_wait(holder)
         time.sleep(1)
     stop = threading.Event()
     renewer = threading.Thread(target=_renew, args=(api, name, namespace, me, stop), daemon=True)
@@ -54,19 +54,13 @@ def held(target: Target, name: str, namespace: str = "default", wait_seconds: fl
         _release(api, name, namespace, me)
 
 
-def _holder(api: client.CoordinationV1Api, name: str, namespace: str) -> str:
-    try:
-        return api.read_namespaced_lease(name, namespace).spec.holder_identity or ""
-    except client.ApiException:
-        return ""
-
-
-def _take(api: client.CoordinationV1Api, name: str, namespace: str, me: str) -> bool:
+def _take(api: client.CoordinationV1Api, name: str, namespace: str, me: str) -> str | None:
+    """Take the lease: None once taken, else who holds it."""
     spec = {"holderIdentity": me, "leaseDurationSeconds": LEASE_SECONDS, "acquireTime": _micro(_now()),
             "renewTime": _micro(_now())}
     try:
         api.create_namespaced_lease(namespace, {"metadata": {"name": name}, "spec": spec})
-        return True
+        return None
     except client.ApiException as exc:
         if exc.status != 409:
             raise
@@ -74,14 +68,14 @@ def _take(api: client.CoordinationV1Api, name: str, namespace: str, me: str) -> 
     renewed = lease.spec.renew_time or lease.spec.acquire_time
     expired = renewed is None or renewed + timedelta(seconds=lease.spec.lease_duration_seconds or 0) < _now()
     if lease.spec.holder_identity and not expired:
-        return False
+        return lease.spec.holder_identity
     try:  # free or expired: take it, unless someone else did first (409 on the stale resourceVersion)
         api.replace_namespaced_lease(name, namespace, {
             "metadata": {"name": name, "resourceVersion": lease.metadata.resource_version}, "spec": spec})
-        return True
+        return None
     except client.ApiException as exc:
         if exc.status == 409:
-            return False
+            return lease.spec.holder_identity or ""
         raise
 
 
@@ -89,8 +83,10 @@ def _renew(api: client.CoordinationV1Api, name: str, namespace: str, me: str, st
     while not stop.wait(LEASE_SECONDS / 3):
         with contextlib.suppress(client.ApiException):
             lease = api.read_namespaced_lease(name, namespace)
-            if lease.spec.holder_identity == me:
-                api.patch_namespaced_lease(name, namespace, {"spec": {"renewTime": _micro(_now())}})
+            if lease.spec.holder_identity == me:  # with its resourceVersion: never renew a lease taken meanwhile
+                api.patch_namespaced_lease(name, namespace, {
+                    "metadata": {"resourceVersion": lease.metadata.resource_version},
+                    "spec": {"renewTime": _micro(_now())}})
 
 
 def _release(api: client.CoordinationV1Api, name: str, namespace: str, me: str) -> None:
