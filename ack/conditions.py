@@ -39,6 +39,11 @@ def without(conditions: Conditions, *types: str) -> Conditions:
     return [c for c in conditions if c.get("type") not in types]
 
 
+def is_synced(conditions: Conditions | None) -> bool:
+    """Whether ACK.ResourceSynced is True."""
+    return any(c.get("type") == SYNCED and c.get("status") == "True" for c in conditions or [])
+
+
 def synced(
     conditions: Conditions, message: str = "the table matches the spec", now: datetime | None = None
 ) -> Conditions:

@@ -7,12 +7,9 @@ maximum latency, and the target (median under 2 s plus that delay).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,9 +17,11 @@ from pathlib import Path
 
 from kubernetes import client, watch
 
+from ack.conditions import is_synced
 from ack.model import API_VERSION, GROUP, PLURAL, VERSION
 from benchmarks import flow_env
 from sandbox.aws.server import Settings
+from sandbox.processes import ManagedProcess
 from sandbox.stack import Sandbox
 
 TABLES = int(os.environ.get("BENCH_RECONCILE_TABLES", "50"))
@@ -39,8 +38,8 @@ def _table(name: str) -> dict:
 
 def _synced(resource: dict) -> bool:
     status = resource.get("status") or {}
-    return status.get("observedGeneration") == resource["metadata"]["generation"] and any(
-        c["type"] == "ACK.ResourceSynced" and c["status"] == "True" for c in status.get("conditions") or [])
+    at_generation = status.get("observedGeneration") == resource["metadata"]["generation"]
+    return at_generation and is_synced(status.get("conditions"))
 
 
 def applied_to_synced(api: client.CustomObjectsApi, name: str) -> float:
@@ -56,44 +55,20 @@ def applied_to_synced(api: client.CustomObjectsApi, name: str) -> float:
     raise RuntimeError(f"{name} was not Synced within {TIMEOUT_SECONDS} s")
 
 
-def start_watch(sandbox: Sandbox, folder: Path) -> subprocess.Popen:
-    log = folder / "watch.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "flows.watch", "-n", NAMESPACE],
-                                   env=flow_env(sandbox, folder / "prefect"), stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    deadline = time.monotonic() + 180
-    while "watching Table resources" not in log.read_text(errors="replace"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_watch(process)
-            raise RuntimeError(f"the watch did not start: {log.read_text(errors='replace')[-2000:]}")
-        time.sleep(0.2)
-    return process
-
-
-def stop_watch(process: subprocess.Popen) -> None:
-    """SIGTERM (the watch stops between changes), then whatever is left of its session (its Prefect API)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            pass
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder, Sandbox(Path(folder) / "sandbox") as sandbox:
         api = client.CustomObjectsApi(sandbox.control_plane.api_client())
         client.CoreV1Api(sandbox.control_plane.api_client()).create_namespace({"metadata": {"name": NAMESPACE}})
         delay = Settings.from_env({**os.environ, **sandbox.aws.env}).table_delay
-        watcher = start_watch(sandbox, Path(folder))
+        watcher = ManagedProcess("the watch", [sys.executable, "-m", "flows.watch", "-n", NAMESPACE],
+                                 Path(folder) / "watch.log", flow_env(sandbox, Path(folder) / "prefect"))
+        watcher.start()
         try:
+            watcher.wait_until(lambda: "watching Table resources" in watcher.log_path.read_text(errors="replace"), 180,
+                               "watching")
             latencies = [applied_to_synced(api, f"latency-{i:03d}") for i in range(TABLES)]
         finally:
-            stop_watch(watcher)
+            watcher.stop(60)  # SIGTERM: the watch stops its Prefect API too
         median = statistics.median(latencies)
         p90 = statistics.quantiles(latencies, n=10, method="inclusive")[-1]
         print(json.dumps({

@@ -25,6 +25,7 @@ from kubernetes import client, watch
 from prefect import flow
 from prefect.events import emit_event
 
+from ack.conditions import is_synced
 from ack.model import GROUP, PLURAL, VERSION
 from flows.cli import add_scope, guarded, scope_of
 from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, reconcile_subflow
@@ -71,9 +72,7 @@ class WorkFilter:
         if change == "ADDED":
             return True
         status = resource.get("status") or {}
-        synced = any(c.get("type") == "ACK.ResourceSynced" and c.get("status") == "True"
-                     for c in status.get("conditions") or [])
-        return state[1] or state[0] != status.get("observedGeneration") or not synced
+        return state[1] or state[0] != status.get("observedGeneration") or not is_synced(status.get("conditions"))
 
 
 class TableWatch:

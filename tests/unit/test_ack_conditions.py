@@ -101,3 +101,10 @@ def test_status_from_describe() -> None:
             }
         ],
     }
+
+
+def test_is_synced_reads_the_synced_condition_only() -> None:
+    assert conditions.is_synced(conditions.synced([]))
+    assert not conditions.is_synced(conditions.recoverable([], "RetryLater", "later"))
+    assert not conditions.is_synced(conditions.set_condition([], SYNCED, "False"))
+    assert not conditions.is_synced(conditions.adopted([], "adopted")) and not conditions.is_synced(None)
