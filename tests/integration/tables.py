@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
+import subprocess
+import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 from kubernetes import client
 
 from ack.model import GROUP, PLURAL, VERSION
 from flows.apply import apply
 from flows.reconcile import reconcile_table
 from sandbox.aws import calls, reset_calls
+from sandbox.pki import write_private
 from sandbox.stack import Sandbox
 from tasks.connections import Target, resolve_target
 
@@ -70,9 +76,14 @@ class Cluster:
 
 
 def dynamodb(target: Target):
-    """A client with the credentials the environment names now (boto3's default session keeps the first
-    ones it saw, and some modules switch to a sandbox of their own)."""
-    return boto3.session.Session().client("dynamodb", region_name=target.region, endpoint_url=target.aws_endpoint_url)
+    """The tests' own client (not the flows': their calls are counted apart), for the credentials the environment
+    names now (some modules switch to a sandbox of their own); one per endpoint and key, made once."""
+    return _dynamodb(target.region, target.aws_endpoint_url, os.environ.get("AWS_ACCESS_KEY_ID"))
+
+
+@functools.cache
+def _dynamodb(region: str, endpoint_url: str | None, _access_key_id: str | None):
+    return boto3.session.Session().client("dynamodb", region_name=region, endpoint_url=endpoint_url)
 
 
 def describe(target: Target, table_name: str) -> dict[str, Any]:
@@ -80,14 +91,43 @@ def describe(target: Target, table_name: str) -> dict[str, Any]:
 
 
 def updating(target: Target, table_name: str) -> Callable[[], bool]:
-    """A check to poll: is the table UPDATING? With one client made now: a fresh client per poll costs tenths
-    of a second on a busy machine, enough to miss the sandbox's half-second index build."""
-    ddb = dynamodb(target)
-    return lambda: ddb.describe_table(TableName=table_name)["Table"]["TableStatus"] == "UPDATING"
+    """A check to poll: is the table UPDATING (e.g. building an index, for half a second in the sandbox)?"""
+    return lambda: describe(target, table_name)["TableStatus"] == "UPDATING"
+
+
+def settle(target: Target, table_name: str, timeout: float = 60) -> None:
+    """Wait, as a person would have, until AWS finished an out-of-band change (table and indexes ACTIVE)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        table = describe(target, table_name)
+        if table["TableStatus"] == "ACTIVE" and all(
+                i["IndexStatus"] == "ACTIVE" for i in table.get("GlobalSecondaryIndexes", [])):
+            return
+        assert time.monotonic() < deadline, f"{table_name} did not settle within {timeout:.0f} s"
+        time.sleep(0.1)
 
 
 def table_exists(target: Target, table_name: str) -> bool:
     return table_name in dynamodb(target).list_tables()["TableNames"]
+
+
+def kubectl(sandbox: Sandbox, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The sandbox's kubectl against its API server, as the admin or impersonating `user`."""
+    impersonate = [f"--as={user}"] if user else []
+    return subprocess.run([str(sandbox.kubectl_path), *impersonate, *args], env={**os.environ, **sandbox.environ()},
+                          capture_output=True, text=True, timeout=60)
+
+
+def token_kubeconfig(sandbox: Sandbox, token: str, path: Path, namespace: str | None = None) -> Path:
+    """The sandbox's kubeconfig with a bearer token (e.g. a ServiceAccount's) in place of the admin's, written
+    0600 as secrets are."""
+    config = yaml.safe_load(sandbox.kubeconfig_path.read_text())
+    context = {"cluster": config["clusters"][0]["name"], "user": "token"}
+    if namespace:
+        context["namespace"] = namespace
+    config.update({"users": [{"name": "token", "user": {"token": token}}],
+                   "contexts": [{"name": "token", "context": context}], "current-context": "token"})
+    return write_private(path, yaml.safe_dump(config))
 
 
 ITEMS = 25
@@ -144,4 +184,5 @@ class CallCounter:
 
 
 __all__ = ["apply", "reconcile_table", "manifest", "simple_spec", "unique", "Cluster", "dynamodb", "describe",
-           "table_exists", "updating", "CallCounter", "fill", "assert_nothing_lost", "ITEMS"]
+           "table_exists", "updating", "settle", "kubectl", "token_kubeconfig", "CallCounter", "fill",
+           "assert_nothing_lost", "ITEMS"]

@@ -9,7 +9,7 @@ from ack.model import ALLOW_DESTRUCTIVE
 from flows.drift import drift
 from flows.reconcile import reconcile
 from tests.integration.tables import (
-    CallCounter, Cluster, apply, assert_nothing_lost, describe, dynamodb, fill, manifest, simple_spec, unique,
+    CallCounter, Cluster, apply, assert_nothing_lost, describe, dynamodb, fill, manifest, settle, simple_spec, unique,
 )
 
 pytestmark = pytest.mark.integration
@@ -40,7 +40,8 @@ def test_no_item_is_lost_and_nothing_is_deleted_without_opt_in(target, sandbox, 
         arn = describe(target, table)["TableArn"]
         ddb.untag_resource(ResourceArn=arn, TagKeys=["team"])
         ddb.update_table(TableName=table, GlobalSecondaryIndexUpdates=[EXTRA])
-    _settled(target, tables)
+    for table in tables:
+        settle(target, table)
     drift(namespace=namespace, detect_only=True, report_path=str(tmp_path / "1.json"))
     drift(namespace=namespace, report_path=str(tmp_path / "2.json"))
     reconcile(namespace=namespace)
@@ -56,16 +57,3 @@ def test_no_item_is_lost_and_nothing_is_deleted_without_opt_in(target, sandbox, 
 
 def _indexes(target, table: str) -> set[str]:
     return {i["IndexName"] for i in describe(target, table).get("GlobalSecondaryIndexes", [])}
-
-
-def _settled(target, tables: list[str]) -> None:
-    import time
-
-    deadline = time.monotonic() + 60
-    for table in tables:
-        while True:
-            t = describe(target, table)
-            if t["TableStatus"] == "ACTIVE" and all(i["IndexStatus"] == "ACTIVE" for i in t["GlobalSecondaryIndexes"]):
-                break
-            assert time.monotonic() < deadline
-            time.sleep(0.1)

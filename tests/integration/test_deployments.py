@@ -39,7 +39,7 @@ from tests.integration.prefect_server import (
     serving,
     wait_until,
 )
-from tests.integration.tables import Cluster, manifest, simple_spec, unique
+from tests.integration.tables import Cluster, kubectl, manifest, simple_spec, unique
 
 pytestmark = pytest.mark.integration
 
@@ -159,8 +159,7 @@ def test_a_watched_change_starts_reconcile_on_change(server, served, home, sandb
         wait_until(lambda: "watching Table resources" in watch.output(), "the watch", 120, watch)
         table = tmp_path / "table.yaml"
         table.write_text(yaml.safe_dump(manifest("events", simple_spec(unique("events")), namespace)))
-        applied = subprocess.run([str(sandbox.kubectl_path), "apply", "-f", str(table)], capture_output=True,
-                                 text=True, timeout=60)
+        applied = kubectl(sandbox, "apply", "-f", str(table))
         assert applied.returncode == 0, applied.stderr
         wait_until(lambda: _synced(cluster, "events", namespace), "reconcile-on-change syncing the table",
                    RUN_TIMEOUT, watch, every=1)

@@ -4,7 +4,6 @@ reported) per policy, never losing an item; a second run finds everything in syn
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 
 from ack.model import ALLOW_DESTRUCTIVE, RECREATE_MISSING
 from flows.drift import drift
-from tests.integration.tables import CallCounter, Cluster, apply, describe, dynamodb, manifest, unique
+from tests.integration.tables import CallCounter, Cluster, apply, describe, dynamodb, manifest, settle, unique
 
 pytestmark = pytest.mark.integration
 MUTATING = ("Create", "Update", "Delete", "Tag", "Untag", "Put", "Restore")
@@ -137,17 +136,6 @@ def _mutations(aws_calls: CallCounter) -> list[str]:
     return [op for op in aws_calls.operations() if op.startswith(MUTATING)]
 
 
-def _settle(target, table: str) -> None:
-    """Wait, as a person would have, until AWS finished the out-of-band change (table and indexes ACTIVE)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        t = describe(target, table)
-        if t["TableStatus"] == "ACTIVE" and all(i["IndexStatus"] == "ACTIVE" for i in t.get("GlobalSecondaryIndexes", [])):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{table} did not settle")
-
-
 def _items(target, table: str) -> int:
     return dynamodb(target).scan(TableName=table, Select="COUNT")["Count"]
 
@@ -156,7 +144,7 @@ def _items(target, table: str) -> int:
 def test_drift_is_detected_then_fixed_without_losing_data(case, target, cluster, aws_calls, tmp_path):
     namespace, table, _ = _synced_table(cluster, target, case)
     case.make(dynamodb(target), table)
-    _settle(target, table)
+    settle(target, table, timeout=30)
 
     aws_calls.reset()
     result, rows = _drift(tmp_path, namespace, detect_only=True)

@@ -4,7 +4,6 @@ with a token from the API server; the read-only user sees Table resources but ca
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,12 @@ from kubernetes import client
 
 from ack.model import CRD_NAME, GROUP, PLURAL, VERSION
 from flows.drift import drift
-from sandbox.pki import write_private
 from tasks.connections import Target
 from tasks.kube_tables import SCHEMA_DIGEST, KubeError, ensure_crd
-from tests.integration.tables import Cluster, apply, describe, manifest, reconcile_table, simple_spec, unique
+from tests.integration.tables import (
+    Cluster, apply, describe, kubectl, manifest, reconcile_table, simple_spec,
+    token_kubeconfig, unique,
+)
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -27,9 +28,8 @@ ROLE = REPO / "deploy" / "rbac" / "ackflow-flows.yaml"
 def least_privileged(sandbox, target, tmp_path_factory) -> Target:
     """The session's target, but as the ServiceAccount `ackflow-flows` bound to the shipped role only."""
     ensure_crd.fn(target)  # the admin's one-time install
-    kubectl = subprocess.run([str(sandbox.kubectl_path), "apply", "-f", str(ROLE)], env=sandbox.environ(),
-                             capture_output=True, text=True)
-    assert kubectl.returncode == 0, kubectl.stderr
+    applied = kubectl(sandbox, "apply", "-f", str(ROLE))
+    assert applied.returncode == 0, applied.stderr
     api = sandbox.control_plane.api_client()
     core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
     namespace = unique("rbac")
@@ -41,12 +41,7 @@ def least_privileged(sandbox, target, tmp_path_factory) -> Target:
         "subjects": [{"kind": "ServiceAccount", "name": "ackflow-flows", "namespace": namespace}]})
     token = core.create_namespaced_service_account_token(
         "ackflow-flows", namespace, {"spec": {"expirationSeconds": 3600}}).status.token
-    config = yaml.safe_load(sandbox.kubeconfig_path.read_text())
-    config["users"] = [{"name": "flows", "user": {"token": token}}]
-    config["contexts"] = [{"name": "flows", "context": {"cluster": "sandbox", "user": "flows",
-                                                        "namespace": namespace}}]
-    config["current-context"] = "flows"
-    path = write_private(tmp_path_factory.mktemp("rbac") / "kubeconfig", yaml.safe_dump(config))
+    path = token_kubeconfig(sandbox, token, tmp_path_factory.mktemp("rbac") / "kubeconfig", namespace)
     return target.model_copy(update={"kubeconfig": str(path)})
 
 

@@ -5,7 +5,6 @@ a fresh list after 410 Gone; a clean stop. And deploy/watch/ applies cleanly to 
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,7 +15,10 @@ from kubernetes import client
 from flows.watch import TableWatch, WorkFilter
 from tasks.kube_tables import ensure_crd
 from tests.integration.prefect_server import REPO, Process, child_env, wait_until
-from tests.integration.tables import Cluster, dynamodb, manifest, simple_spec, table_exists, unique
+from tests.integration.tables import (
+    Cluster, dynamodb, kubectl, manifest, simple_spec, table_exists,
+    token_kubeconfig, unique,
+)
 
 DEPLOY_WATCH = REPO / "deploy" / "watch"
 SERVICE_ACCOUNT = "system:serviceaccount:ackflow-system:ackflow-watch"
@@ -63,16 +65,10 @@ def cluster(target) -> Cluster:
     return Cluster(target)
 
 
-def _kubectl(sandbox, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
-    impersonate = [f"--as={user}"] if user else []
-    return subprocess.run([str(sandbox.kubectl_path), *impersonate, *args], capture_output=True, text=True,
-                          timeout=60)
-
-
 @pytest.mark.integration
 def test_deploy_watch_applies_cleanly_and_grants_only_what_the_watch_needs(sandbox, cluster):
     for _ in range(2):  # and again: unchanged
-        applied = _kubectl(sandbox, "apply", "-f", str(DEPLOY_WATCH))
+        applied = kubectl(sandbox, "apply", "-f", str(DEPLOY_WATCH))
         assert applied.returncode == 0, applied.stderr
     assert "deployment.apps/ackflow-watch" in applied.stdout
     allowed = [("watch", TABLES, "--all-namespaces"), ("patch", TABLES, "-n", "default"),
@@ -81,10 +77,10 @@ def test_deploy_watch_applies_cleanly_and_grants_only_what_the_watch_needs(sandb
     refused = [("delete", TABLES, "-n", "default"), ("create", TABLES, "-n", "default"), ("get", "secrets", "-A"),
                ("create", "customresourcedefinitions"), ("get", "customresourcedefinitions/other.example.com")]
     for verb_and_resource in allowed:
-        assert _kubectl(sandbox, "auth", "can-i", *verb_and_resource, user=SERVICE_ACCOUNT).returncode == 0, \
+        assert kubectl(sandbox, "auth", "can-i", *verb_and_resource, user=SERVICE_ACCOUNT).returncode == 0, \
             verb_and_resource
     for verb_and_resource in refused:
-        assert _kubectl(sandbox, "auth", "can-i", *verb_and_resource, user=SERVICE_ACCOUNT).returncode == 1, \
+        assert kubectl(sandbox, "auth", "can-i", *verb_and_resource, user=SERVICE_ACCOUNT).returncode == 1, \
             verb_and_resource
 
 
@@ -92,21 +88,13 @@ def _service_account_kubeconfig(sandbox, target, folder: Path) -> Path:
     """A kubeconfig holding a token of the watch's service account, as the pod would have."""
     token = client.CoreV1Api(target.kube_api()).create_namespaced_service_account_token(
         "ackflow-watch", "ackflow-system", {"spec": {"audiences": [], "expirationSeconds": 3600}}).status.token
-    admin = yaml.safe_load(sandbox.kubeconfig_path.read_text())
-    path = folder / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "clusters": admin["clusters"][:1],
-        "users": [{"name": "ackflow-watch", "user": {"token": token}}],
-        "contexts": [{"name": "watch", "context": {"cluster": admin["clusters"][0]["name"], "user": "ackflow-watch"}}],
-        "current-context": "watch"}))
-    path.chmod(0o600)
-    return path
+    return token_kubeconfig(sandbox, token, folder / "kubeconfig")
 
 
 @pytest.fixture(scope="module")
 def watching(sandbox, target, cluster, tmp_path_factory) -> Process:
     """`python -m flows.watch --all-namespaces` with the in-cluster role only, and Prefect's temporary API."""
-    assert _kubectl(sandbox, "apply", "-f", str(DEPLOY_WATCH)).returncode == 0
+    assert kubectl(sandbox, "apply", "-f", str(DEPLOY_WATCH)).returncode == 0
     folder = tmp_path_factory.mktemp("watch")
     kubeconfig = _service_account_kubeconfig(sandbox, target, folder)
     env = child_env(folder / "prefect-home", None, **{**sandbox.environ(), "KUBECONFIG": str(kubeconfig)})
@@ -129,7 +117,7 @@ def _synced(cluster: Cluster, name: str, namespace: str, generation: int) -> boo
 def _apply(sandbox, resource: dict, folder: Path) -> Path:
     path = folder / f"{unique('table')}.yaml"
     path.write_text(yaml.safe_dump(resource))
-    applied = _kubectl(sandbox, "apply", "-f", str(path))
+    applied = kubectl(sandbox, "apply", "-f", str(path))
     assert applied.returncode == 0, applied.stderr
     return path
 
@@ -158,7 +146,7 @@ def test_tables_applied_changed_and_deleted_with_kubectl_are_reconciled_by_the_w
     # Our own finalizer and status writes caused no reconcile of their own: one line per user change.
     assert watching.output().count(f"{namespace}/orders (generation") == 2
 
-    deleted = _kubectl(sandbox, "delete", "-f", str(path), "--wait=false")
+    deleted = kubectl(sandbox, "delete", "-f", str(path), "--wait=false")
     assert deleted.returncode == 0, deleted.stderr
     wait_until(lambda: not cluster.exists("orders", namespace) and not table_exists(target, table),
                "the watch deleting the table and releasing the resource", SYNC_TIMEOUT, watching)
@@ -188,8 +176,10 @@ def test_the_watch_resumes_after_an_apiserver_restart(watching, sandbox, cluster
     _apply(sandbox, manifest("after-restart", simple_spec(table), namespace), tmp_path)
     wait_until(lambda: _synced(cluster, "after-restart", namespace, 1), "the watch syncing a Table after a restart",
                SYNC_TIMEOUT, watching)
+    line = f"{namespace}/after-restart (generation 1): Synced"
+    wait_until(lambda: line in watching.output(), "the watch's line", 30, watching)  # printed after the status write
     assert "watch interrupted: " in watching.output()
-    assert watching.output().count(f"{namespace}/after-restart (generation 1): Synced") == 1
+    assert watching.output().count(line) == 1
 
 
 @pytest.mark.integration
