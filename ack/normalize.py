@@ -2,7 +2,7 @@
 
 `observed_from_aws` turns plain AWS response dicts into an `Observed` whose `spec` is a `TableSpec`, so
 the live table and the desired one have the same shape. `canonical` then applies ACK's normalisation
-rules (ack-table-semantics.md) to either side, so that the comparison itself (ack.delta) is a plain
+rules (docs/ack-table.md) to either side, so that the comparison itself (ack.delta) is a plain
 field-by-field walk.
 """
 

@@ -2,7 +2,7 @@
 
 The reconciler loops: read the table, `delta`, `plan`, run the round's steps (waiting for the table
 and its indexes to be ACTIVE after each), and again until the delta is empty. A round follows
-ack-table-semantics.md ("Updating: order within one round"):
+docs/ack-table.md ("Updating: one round, in AWS's order"):
 
  1. tags (UntagResource, TagResource) and the resource policy;
  2. nothing else differs: done;  3. the table or an index busy: wait;

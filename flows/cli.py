@@ -1,4 +1,4 @@
-"""What every command shares: on failure, one line on stderr and exit 1 (the contract in DESIGN.md)."""
+"""What every command shares: on failure, one line on stderr and exit 1 (the contract in docs/architecture.md)."""
 
 from __future__ import annotations
 

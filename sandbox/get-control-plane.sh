@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Obtains the local control plane's binaries: etcd and kubectl from Debian's packages, and
 # kube-apiserver v1.20.2 built from Debian's `kubernetes` source package with Debian's Go 1.19
-# (see local-control-plane.md for why each step is needed). Nothing on the system changes: apt runs
+# (docs/sandbox.md says why each step is needed). Nothing on the system changes: apt runs
 # with private state, .debs are extracted into a private root, and the result is cached per user,
 # outside the repository, keyed by version, so only the first run on a machine pays for the build.
 #

@@ -56,7 +56,7 @@ def _policy(*statements: tuple[list[str], list[str]]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class RoleSpec:
-    principal: str  # one service principal, as a plain string: CodePipeline refuses a list (moto-notes)
+    principal: str  # one service principal, as a plain string: CodePipeline refuses a list (docs/sandbox.md)
     managed: tuple[str, ...] = ()
     inline: Callable[[str], dict[str, Any]] | None = None
 

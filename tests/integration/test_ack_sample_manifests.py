@@ -1,60 +1,35 @@
-"""ACK's own Table samples (../shared/reference/ack/samples), applied unchanged through `apply`.
+"""Table samples (the project's own, and ACK's published ones when found: tests/samples.py), applied unchanged
+through `apply`.
 
 Those that need what the sandbox's AWS endpoint lacks (replicas, a resource policy, contributor insights)
-end Terminal naming the field, before any table is made; table_with_replicas_invalid.yaml ends Terminal
+end Terminal naming the field, before any table is made; the samples that are invalid on purpose end Terminal
 as in ACK's own test; every other sample ends Synced, with DynamoDB reporting what the sample asks for.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import pytest
-import yaml
 
 from ack.model import SYNCED, TERMINAL
 from tests.integration.tables import CallCounter, Cluster, apply, describe, dynamodb, table_exists, unique
+from tests.samples import INVALID, load, sample_params
 
 pytestmark = pytest.mark.integration
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared/reference/ack/samples"
-POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-                   "Action": "dynamodb:GetItem", "Resource": "*"}],
-}
 NOT_SERVED = "is not served by the sandbox's AWS endpoint"
-# The samples the sandbox cannot serve, and the field each is refused for.
-UNSUPPORTED = {
-    "table_insights": "spec.contributorInsights",
-    "table_resource_policy": "spec.resourcePolicy",
-    "table_with_replicas": "spec.tableReplicas",
-    "table_with_gsi_and_replicas": "spec.tableReplicas",
-    "table_multiple_gsi_and_replicas": "spec.tableReplicas",
-}
-# ACK's end-to-end test expects this one to fail: replicas need a stream with NEW_AND_OLD_IMAGES.
-INVALID = {
-    "table_with_replicas_invalid":
-        "spec.tableReplicas: replicas need spec.streamSpecification enabled with streamViewType NEW_AND_OLD_IMAGES",
-}
+# What the sandbox cannot serve, in the order the refusal names them.
+NOT_SERVED_FIELDS = ("contributorInsights", "resourcePolicy", "tableReplicas")
 
 
-def sample_files() -> list[Path]:
-    files = sorted(SAMPLES.glob("*.yaml"))
-    assert files, f"no samples in {SAMPLES}"
-    return files
-
-
-def load(path: Path, table_name: str) -> dict[str, Any]:
-    """The sample with its placeholders filled in (substitute() fails on one this test does not know)."""
-    text = Template(path.read_text()).substitute(
-        TABLE_NAME=table_name, REPLICA_REGION_1="us-west-2", REPLICA_REGION_2="eu-west-1",
-        RESOURCE_POLICY=json.dumps(POLICY),
-    )
-    return yaml.safe_load(text)
+def refusal_of(path: Path, spec: dict[str, Any]) -> str | None:
+    """What `apply` must refuse the sample for, or None when it must sync."""
+    if path.stem in INVALID:
+        return INVALID[path.stem]
+    unserved = [f for f in NOT_SERVED_FIELDS if spec.get(f) and spec.get(f) not in ("DISABLE", "DISABLED")]
+    return f"spec.{unserved[0]}: {NOT_SERVED}" if unserved else None
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +94,7 @@ def assert_table_as_sampled(target, spec: dict[str, Any]) -> dict[str, Any]:
     return table
 
 
-@pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sample_params())
 def test_sample_applies_unchanged(path: Path, target, cluster, aws_calls):
     name = unique("sample")
     document = load(path, name)
@@ -127,7 +102,7 @@ def test_sample_applies_unchanged(path: Path, target, cluster, aws_calls):
     resource = cluster.get(name)
     assert resource["status"]["observedGeneration"] == resource["metadata"]["generation"]
 
-    refusal = INVALID.get(path.stem) or (UNSUPPORTED.get(path.stem) and f"{UNSUPPORTED[path.stem]}: {NOT_SERVED}")
+    refusal = refusal_of(path, document["spec"])
     if refusal:
         assert outcome.state == "Terminal" and refusal in outcome.message, outcome
         terminal = condition(resource, TERMINAL)
@@ -147,9 +122,17 @@ def test_sample_applies_unchanged(path: Path, target, cluster, aws_calls):
     assert status.get("latestStreamARN") == table.get("LatestStreamArn")
     assert [d["indexName"] for d in status.get("globalSecondaryIndexesDescriptions", [])] == [
         i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])]
+    spec = document["spec"]
     tags = dynamodb(target).list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
-    assert [t for t in tags if not t["Key"].startswith("ackflow.dev/")] == []
+    assert sorted((t["Key"], t["Value"]) for t in tags if not t["Key"].startswith("ackflow.dev/")) == sorted(
+        (t["key"], t["value"]) for t in spec.get("tags", []))
     ttl = dynamodb(target).describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-    assert ttl["TimeToLiveStatus"] == "DISABLED"
+    wanted_ttl = spec.get("timeToLive") or {}
+    assert ttl["TimeToLiveStatus"] == ("ENABLED" if wanted_ttl.get("enabled") else "DISABLED")
+    assert ttl.get("AttributeName") == (wanted_ttl.get("attributeName") if wanted_ttl.get("enabled") else None)
     backups = dynamodb(target).describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
-    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "DISABLED"
+    pitr = (spec.get("continuousBackups") or {}).get("pointInTimeRecoveryEnabled")
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == ("ENABLED" if pitr else "DISABLED")
+    assert table.get("DeletionProtectionEnabled", False) == spec.get("deletionProtectionEnabled", False)
+    sse = spec.get("sseSpecification") or {}
+    assert (table.get("SSEDescription", {}).get("Status") == "ENABLED") == bool(sse.get("enabled"))

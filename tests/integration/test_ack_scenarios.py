@@ -1,4 +1,4 @@
-"""ACK's end-to-end Table scenarios (ack-table-semantics.md), through the real API server and the sandbox.
+"""ACK's end-to-end Table scenarios (docs/ack-table.md), through the real API server and the sandbox.
 
 Every spec change is a new server-side apply of the whole manifest, as a user makes it; `apply` then
 reconciles until synced. Each step checks both sides: what DynamoDB reports (DescribeTable and the side

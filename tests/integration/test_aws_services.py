@@ -148,7 +148,7 @@ def test_a_vpc_of_our_own_with_subnets_in_two_zones_and_security_groups(target, 
 def test_role(target, prefix, aws_calls, kind):
     role = lifecycle(aws_calls, partial(iam.ensure_role, target, prefix, kind), None)
     described = target.client("iam").get_role(RoleName=role.name)["Role"]
-    # CodePipeline accepts only a plain string as the service principal (moto-notes).
+    # CodePipeline accepts only a plain string as the service principal (docs/sandbox.md).
     assert described["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": iam.ROLES[kind].principal}
     if iam.ROLES[kind].inline:
         assert target.client("iam").list_role_policies(RoleName=role.name)["PolicyNames"] == [iam.INLINE_POLICY]

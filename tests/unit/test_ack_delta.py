@@ -1,4 +1,4 @@
-"""ACK's normalisation rules (ack-table-semantics.md), each against AWS-shaped responses."""
+"""ACK's normalisation rules (docs/ack-table.md), each against AWS-shaped responses."""
 
 from __future__ import annotations
 

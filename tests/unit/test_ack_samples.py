@@ -1,16 +1,14 @@
-"""ACK's own Table samples (../shared/reference/ack/samples): each parses, validates, and a table
-created from it as AWS would report it shows no drift but the settings applied after creation."""
+"""Table samples (the project's own, and ACK's published ones when found: tests/samples.py): each parses,
+validates, and a table created from it as AWS would report it shows no drift but the settings applied after
+creation."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import pytest
-import yaml
 
 from ack.conditions import status_from_describe
 from ack.delta import delta
@@ -18,41 +16,14 @@ from ack.model import Table
 from ack.normalize import observed_from_aws
 from ack.plan import create_table_params, plan
 from ack.validate import Problem, unsupported, validate
+from tests.samples import INVALID, load, sample_params
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared/reference/ack/samples"
-POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-            "Action": "dynamodb:GetItem",
-            "Resource": "*",
-        }
-    ],
-}
-PLACEHOLDERS = {
-    "TABLE_NAME": "ack-sample-table",
-    "REPLICA_REGION_1": "us-west-2",
-    "REPLICA_REGION_2": "eu-west-1",
-    "RESOURCE_POLICY": json.dumps(POLICY),
-}
 # Not served by the local AWS endpoint: such samples must be refused by field, not found invalid.
 ENDPOINT_GAPS = {"tableReplicas", "resourcePolicy", "contributorInsights"}
 # Applied by update rounds once the table is ACTIVE, never by CreateTable.
 AFTER_CREATION = {"timeToLive", "continuousBackups", "contributorInsights", "resourcePolicy", "tableReplicas"}
 ACCOUNT, REGION = "123456789012", "us-east-1"
-
-
-def sample_files() -> list[Path]:
-    files = sorted(SAMPLES.glob("*.yaml"))
-    assert len(files) == 12, files
-    return files
-
-
-def load(path: Path) -> dict[str, Any]:
-    # substitute() (not safe_substitute) fails on a placeholder this test does not know.
-    return yaml.safe_load(Template(path.read_text()).substitute(PLACEHOLDERS))
+SAMPLES = sample_params()
 
 
 def describe_created(params: dict[str, Any]) -> dict[str, Any]:
@@ -104,25 +75,20 @@ def describe_created(params: dict[str, Any]) -> dict[str, Any]:
     return table
 
 
-@pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SAMPLES)
 def test_sample_parses_and_round_trips(path: Path) -> None:
     document = load(path)
     table = Table.model_validate(document)
     assert table.dump() == document
 
 
-@pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SAMPLES)
 def test_sample_validates(path: Path) -> None:
     spec = Table.model_validate(load(path)).spec
     problems = validate(spec)
-    if path.stem == "table_with_replicas_invalid":
-        # ACK's end-to-end test expects this one to fail: replicas need a NEW_AND_OLD_IMAGES stream.
-        assert problems == [
-            Problem(
-                "spec.tableReplicas",
-                "replicas need spec.streamSpecification enabled with streamViewType NEW_AND_OLD_IMAGES",
-            )
-        ]
+    if path.stem in INVALID:
+        field, message = INVALID[path.stem].split(": ", 1)
+        assert problems == [Problem(field, message)]
     else:
         assert problems == []
     gaps = unsupported(spec, ENDPOINT_GAPS)
@@ -130,7 +96,7 @@ def test_sample_validates(path: Path) -> None:
     assert all(p.kind == "unsupported" for p in gaps)
 
 
-@pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SAMPLES)
 def test_created_sample_has_no_drift_but_later_settings(path: Path) -> None:
     spec = Table.model_validate(load(path)).spec
     params = create_table_params(spec)
@@ -154,12 +120,12 @@ def test_created_sample_has_no_drift_but_later_settings(path: Path) -> None:
     assert bool(later.steps) == bool(differences)
 
 
-@pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SAMPLES)
 def test_status_of_created_sample(path: Path) -> None:
     spec = Table.model_validate(load(path)).spec
     status = status_from_describe(describe_created(create_table_params(spec)))
     assert status["ackResourceMetadata"] == {
-        "arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/ack-sample-table",
+        "arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/sample-table",
         "ownerAccountID": ACCOUNT,
         "region": REGION,
     }
