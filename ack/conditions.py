@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ack.model import ADOPTED, RECOVERABLE, SYNCED, TERMINAL, TableStatus, rfc3339
+from ack.model import ADOPTED, READY, RECOVERABLE, SYNCED, TERMINAL, TableStatus, rfc3339
 
 Conditions = list[dict[str, Any]]
 
@@ -44,28 +44,34 @@ def is_synced(conditions: Conditions | None) -> bool:
     return any(c.get("type") == SYNCED and c.get("status") == "True" for c in conditions or [])
 
 
+def _sync(conditions: Conditions, status: str, reason: str, message: str, now: datetime | None) -> Conditions:
+    """ACK.ResourceSynced and Ready, which say the same (Ready is what `kubectl wait` and kstatus read)."""
+    conditions = set_condition(conditions, SYNCED, status, reason, message, now)
+    return set_condition(conditions, READY, status, reason, message, now)
+
+
 def synced(
     conditions: Conditions, message: str = "the table matches the spec", now: datetime | None = None
 ) -> Conditions:
     """The round ended with nothing left to do."""
-    return set_condition(without(conditions, TERMINAL, RECOVERABLE), SYNCED, "True", "Synced", message, now)
+    return _sync(without(conditions, TERMINAL, RECOVERABLE), "True", "Synced", message, now)
 
 
-def pending(conditions: Conditions, message: str, now: datetime | None = None) -> Conditions:
-    """Work remains that needs time (AWS busy, more rounds to come): not an error."""
-    return set_condition(without(conditions, TERMINAL, RECOVERABLE), SYNCED, "False", "Pending", message, now)
+def pending(conditions: Conditions, message: str, now: datetime | None = None, reason: str = "Pending") -> Conditions:
+    """Work remains that needs time (AWS busy, more rounds to come), or differences left as they are: not an error."""
+    return _sync(without(conditions, TERMINAL, RECOVERABLE), "False", reason, message, now)
 
 
 def terminal(conditions: Conditions, reason: str, message: str, now: datetime | None = None) -> Conditions:
     """Nothing more happens until the spec changes (invalid spec, requires replacement, AWS validation)."""
     conditions = set_condition(without(conditions, RECOVERABLE), TERMINAL, "True", reason, message, now)
-    return set_condition(conditions, SYNCED, "False", reason, message, now)
+    return _sync(conditions, "False", reason, message, now)
 
 
 def recoverable(conditions: Conditions, reason: str, message: str, now: datetime | None = None) -> Conditions:
-    """An error worth retrying (throttling, a 5xx, a timeout)."""
+    """An error worth retrying (throttling, a 5xx, a rate window of AWS's)."""
     conditions = set_condition(without(conditions, TERMINAL), RECOVERABLE, "True", reason, message, now)
-    return set_condition(conditions, SYNCED, "False", reason, message, now)
+    return _sync(conditions, "False", reason, message, now)
 
 
 def adopted(conditions: Conditions, message: str, now: datetime | None = None) -> Conditions:

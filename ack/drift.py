@@ -1,7 +1,8 @@
-"""Drift, as pure logic: how each resource is classed, which differences policy lets us fix, the report.
+"""Drift, as pure logic: how each resource is classed, what remediation did to each difference, the report.
 
-The flow (flows/drift.py) reads; this decides. The differences come from the reconciler's own delta,
-so drift and reconcile can never disagree about what "in sync" means.
+The flow (flows/drift.py) reads; this decides. Each resource is classed from the reconciler's own decision
+(ack.lifecycle.decide), so drift and reconcile can never disagree about what "in sync" means, or about what may
+be changed: a resource that reconcile refuses is reported as REFUSED with reconcile's reason, never changed.
 """
 
 from __future__ import annotations
@@ -14,25 +15,32 @@ from typing import Any
 
 import pandas as pd
 
-from ack.delta import Difference
-from ack.model import DRIFT_POLICY, READ_ONLY, rfc3339
-
-POLICIES = ("remediate", "detect-only")  # a flow-level default, overridden by the DRIFT_POLICY annotation
+from ack.delta import Difference, delta
+from ack.lifecycle import Adopt, Converge, Create, Decision, Observe, Refuse
+from ack.model import rfc3339
+from ack.normalize import LiveTable
+from ack.resource import DriftPolicy, TableResource
+from ack.result import Requeue, Result, Synced, Terminal
 
 
 class DriftClass(StrEnum):
     IN_SYNC = "IN_SYNC"
     DRIFTED = "DRIFTED"
     MISSING = "MISSING"  # deleted outside the cluster
-    NOT_READY = "NOT_READY"  # CREATING or UPDATING (or never created): checked next time
+    NOT_READY = "NOT_READY"  # CREATING or UPDATING, not created or adopted yet, or being deleted: checked next time
+    REFUSED = "REFUSED"  # reconcile refuses the resource (not its table, a rename, a replacement ...): its reason
     ERROR = "ERROR"
     UNMANAGED = "UNMANAGED"  # carries the ownership tag, but no resource names it: reported, never touched
 
 
+# What a drift run reports as drift found (for --fail-on-drift): the estate differs from what the resources say.
+DRIFT_FOUND = (DriftClass.DRIFTED, DriftClass.MISSING, DriftClass.REFUSED)
+
+
 class Action(StrEnum):
     REMEDIATED = "remediated"
-    REPORTED = "reported"  # policy (detect-only) or a destructive change without opt-in
-    REQUIRES_REPLACEMENT = "requires replacement"
+    REPORTED = "reported"  # policy (detect-only, read-only) or a destructive change without opt-in
+    REFUSED = "refused"  # reconcile refuses the resource: nothing was changed
     RETRY_LATER = "retry later"  # AWS's own rate limits (TTL, billing mode switches)
     FAILED = "failed"
     NONE = ""
@@ -49,38 +57,55 @@ class TableCheck:
     differences: list[Difference] = field(default_factory=list)
     actions: dict[str, tuple[Action, str]] = field(default_factory=dict)  # difference path -> (action, message)
     message: str = ""
-    policy: str = "remediate"
+    policy: DriftPolicy = "remediate"
+    reason: str = ""  # reconcile's reason, for a REFUSED (or MISSING) resource
+    remediable: bool = False  # reconcile would change the table: remediation may run
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
-
-def policy_of(annotations: dict[str, str], default: str) -> str:
-    """The resource's drift policy: detect-only when the flow or ACK's read-only annotation says so, else
-    the resource's annotation, else remediate."""
-    if default == "detect-only" or annotations.get(READ_ONLY) == "true":
-        return "detect-only"
-    policy = annotations.get(DRIFT_POLICY, default)
-    return policy if policy in POLICIES else "detect-only"  # an unknown policy must never act
+    @property
+    def failed(self) -> bool:
+        return self.drift_class == DriftClass.ERROR or any(a == Action.FAILED for a, _ in self.actions.values())
 
 
-def classify(namespace: str, name: str, table: str, *, exists: bool, had_table: bool, table_status: str,
-             index_statuses: dict[str, str], differences: list[Difference], policy: str, error: str = "") -> TableCheck:
-    """The class of one resource from what was read."""
-    check = TableCheck(namespace, name, table, DriftClass.IN_SYNC, policy=policy, message=error)
-    if error:
-        check.drift_class = DriftClass.ERROR
-    elif not exists:
-        check.drift_class = DriftClass.MISSING if had_table else DriftClass.NOT_READY
-        check.message = ("the table was deleted outside the cluster" if had_table
-                         else "the table has not been created yet")
-    elif table_status != "ACTIVE" or any(s != "ACTIVE" for s in index_statuses.values()):
-        check.drift_class = DriftClass.NOT_READY
-        check.message = f"the table is {table_status}: checked next time"
-    elif differences:
-        check.drift_class = DriftClass.DRIFTED
-        check.differences = differences
+def check_of(resource: TableResource, live: LiveTable | None, decision: Decision | None, default: DriftPolicy,
+             error: str = "") -> TableCheck:
+    """The class of one resource, from its live table (None: none exists) and reconcile's decision about it
+    (None when the live table could not be read: `error` says why)."""
+    check = TableCheck(resource.namespace, resource.name, resource.table_name, DriftClass.IN_SYNC,
+                       policy=resource.policies.drift_policy(default))
+    table_status = live.observed.table_status if live else ""
+    busy = live is not None and (table_status != "ACTIVE"
+                                 or any(s != "ACTIVE" for s in live.observed.index_status.values()))
+    match decision:
+        case None:
+            check.drift_class, check.message = DriftClass.ERROR, error
+        case _ if resource.deleting:
+            check.drift_class, check.message = DriftClass.NOT_READY, "the resource is being deleted"
+        case Refuse("DestructiveChange", message) if live is not None and resource.spec is not None:
+            # Drift all the same (an index made out of band, say), left as it is without the opt-in.
+            check.drift_class, check.message = DriftClass.DRIFTED, message
+            check.differences = delta(resource.spec, live.observed.spec)
+        case Refuse(reason, message):
+            missing = reason == "TableMissing" and live is None and bool(resource.owned_arn)
+            check.drift_class = DriftClass.MISSING if missing else DriftClass.REFUSED
+            check.reason, check.message = reason, message
+        case Create() if resource.owned_arn:
+            check.drift_class, check.message = DriftClass.MISSING, "the table was deleted outside the cluster"
+            check.remediable = True
+        case Create():
+            check.drift_class, check.message = DriftClass.NOT_READY, "the table has not been created yet"
+        case Adopt():
+            check.drift_class, check.message = DriftClass.NOT_READY, "the table has not been adopted yet"
+        case _ if busy:
+            check.drift_class, check.message = DriftClass.NOT_READY, f"the table is {table_status}: checked next time"
+        case Converge(_, differences) | Observe(differences) if differences:
+            check.drift_class, check.differences = DriftClass.DRIFTED, differences
+            check.remediable = isinstance(decision, Converge)
+            if isinstance(decision, Observe):
+                check.message = "services.k8s.aws/read-only: observed, not changed"
     return check
 
 
@@ -92,8 +117,39 @@ def _text(value: Any) -> str:
 
 
 def reported_only(check: TableCheck, why: str) -> dict[str, tuple[Action, str]]:
-    """The actions of a check that nothing acts on (detect-only policy): every difference reported."""
-    return {d.path: (Action.REPORTED, why) for d in check.differences} or {"": (Action.REPORTED, check.message)}
+    """The actions of a check that nothing acts on: every difference reported (a REFUSED resource: refused)."""
+    action = Action.REFUSED if check.drift_class == DriftClass.REFUSED else Action.REPORTED
+    return {d.path: (action, why) for d in check.differences} or {"": (action, check.message)}
+
+
+def remediation_actions(check: TableCheck, result: Result, remaining: set[str]) -> dict[str, tuple[Action, str]]:
+    """What remediation through reconcile did to each difference: `result` is reconcile's last answer, and
+    `remaining` the paths that still differ afterwards (read again unless the resource synced)."""
+    if not check.differences:  # MISSING, recreated (or not)
+        if isinstance(result, Synced):
+            return {"": (Action.REMEDIATED, "created again (empty)")}
+        action, message = _unfixed(result)
+        return {"": (action, message)}
+    actions: dict[str, tuple[Action, str]] = {}
+    for difference in check.differences:
+        if isinstance(result, Synced) or difference.path not in remaining:
+            actions[difference.path] = (Action.REMEDIATED, "")
+        else:
+            actions[difference.path] = _unfixed(result)
+    return actions
+
+
+def _unfixed(result: Result) -> tuple[Action, str]:
+    match result:
+        case Terminal("DestructiveChange", message):
+            return Action.REPORTED, message
+        case Terminal(_, message):
+            return Action.FAILED, message
+        case Requeue("RetryLater", message):
+            return Action.RETRY_LATER, message
+        case Requeue(reason, message):
+            return Action.FAILED, f"not fixed in time ({reason}): {message}"
+    return Action.REPORTED, "not changed"
 
 
 REPORT_COLUMNS = ["namespace", "resource", "table", "class", "field", "desired", "actual", "action", "message"]
@@ -142,9 +198,10 @@ def summary_markdown(checks: list[TableCheck], detect_only: bool) -> str:
              if action == Action.REMEDIATED]
     attention = [(check, path, action, message) for check in checks
                  for path, (action, message) in check.actions.items()
-                 if action in (Action.REQUIRES_REPLACEMENT, Action.FAILED, Action.RETRY_LATER, Action.REPORTED)]
+                 if action in (Action.REFUSED, Action.FAILED, Action.RETRY_LATER, Action.REPORTED)]
     attention += [(check, "", Action.REPORTED, check.message) for check in checks
-                  if check.drift_class in (DriftClass.ERROR, DriftClass.MISSING, DriftClass.UNMANAGED)
+                  if check.drift_class in (DriftClass.ERROR, DriftClass.MISSING, DriftClass.UNMANAGED,
+                                           DriftClass.REFUSED)
                   and "" not in check.actions]
     if fixed:
         lines += ["", "## Fixed", ""] + [f"- `{c.key}` {p}" for c, p in fixed]

@@ -52,6 +52,8 @@ TERMINAL = "ACK.Terminal"
 RECOVERABLE = "ACK.Recoverable"
 ADOPTED = "ACK.Adopted"
 ADVISORY = "ACK.Advisory"
+# ACK's summary condition, True exactly when ACK.ResourceSynced is: `kubectl wait --for=condition=Ready` works.
+READY = "Ready"
 
 # Table statuses in which the resource counts as synced (as in ACK).
 SYNCED_TABLE_STATUSES = frozenset({"ACTIVE", "ARCHIVED"})
@@ -310,7 +312,8 @@ class ResourceMetadata(_Reported):
 class Condition(_Reported):
     """A condition of the resource, as ACK reports them."""
 
-    type: str = Field(description="ACK.ResourceSynced, ACK.Terminal, ACK.Recoverable, ACK.Adopted or ACK.Advisory.")
+    type: str = Field(description="Ready, ACK.ResourceSynced, ACK.Terminal, ACK.Recoverable, ACK.Adopted or "
+                                  "ACK.Advisory.")
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str | None = Field(None, description="Why the condition last changed, in one word.")
     message: str | None = Field(None, description="What happened, for a person.")
@@ -365,7 +368,7 @@ class DriftCheck(_Reported):
     time: Timestamp | None = Field(None, description="When the check ran.")
     class_: str | None = Field(
         None, alias="class",
-        description="IN_SYNC, DRIFTED (reported), REMEDIATED, MISSING, NOT_READY or ERROR.",
+        description="IN_SYNC, DRIFTED (reported), REMEDIATED, MISSING, NOT_READY, REFUSED or ERROR.",
     )
     differences: list[DriftDifference] | None = Field(None, description="What differed.")
 

@@ -40,6 +40,19 @@ class Observed:
     replica_status: dict[str, str] = field(default_factory=dict)  # region -> ReplicaStatus
 
 
+@dataclass(frozen=True)
+class LiveTable:
+    """A table as read from AWS: DescribeTable's answer, the same as a spec, and who owns it."""
+
+    describe: dict[str, Any]
+    observed: Observed
+    owner: str | None  # the ownership tag's value: "namespace/name" of the resource that manages it
+
+    @property
+    def name(self) -> str:
+        return self.describe["TableName"]
+
+
 def observed_from_aws(
     describe: dict[str, Any],
     tags: list[dict[str, str]] | None = None,

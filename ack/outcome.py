@@ -1,4 +1,4 @@
-"""What a reconcile did to each resource, and the table a person reads at the end of a command."""
+"""Where each resource ended after a command reconciled it, and the table a person reads at the end."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Literal
 
 import pandas as pd
 from pydantic import BaseModel
+
+from ack.result import Requeue, Result, Synced, Terminal
 
 State = Literal["Synced", "Terminal", "Recoverable", "Refused", "Deleted", "Retained", "Gone"]
 # States after which the command counts as successful.
@@ -22,6 +24,20 @@ class Outcome(BaseModel):
     @property
     def ok(self) -> bool:
         return self.state in DONE
+
+    @classmethod
+    def of(cls, key: str, table: str, result: Result) -> Outcome:
+        """The outcome of a resource whose last reconcile returned `result` (a requeue: not synced in time)."""
+        namespace, _, name = key.partition("/")
+        match result:
+            case Synced(state, message):
+                return cls(namespace=namespace, name=name, table=table, state=state, message=message)
+            case Terminal(_, message):
+                return cls(namespace=namespace, name=name, table=table, state="Terminal", message=message)
+            case Requeue(reason, message):
+                return cls(namespace=namespace, name=name, table=table, state="Recoverable",
+                           message=message if reason in message else f"{reason}: {message}")
+        raise TypeError(result)
 
 
 def outcomes_frame(outcomes: list[Outcome]) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from flows.bootstrap import bootstrap
 from flows.drift import drift
 from flows.reconcile import reconcile
 from flows.teardown import teardown
-from flows.watch import TABLE_CHANGED
+from controller.events import TABLE_CHANGED
 
 DRIFT_INTERVAL_ENV = "ACKFLOW_DRIFT_INTERVAL_SECONDS"
 DEFAULT_DRIFT_INTERVAL_SECONDS = 36000

@@ -8,41 +8,29 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from prefect import flow
 
-from ack.manifests import ManifestError, parse_manifests
 from ack.outcome import Outcome, summary
-from flows.cli import guarded, outcomes_exit
-from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, reconcile_subflow
+from controller.workers import DEFAULT_TIMEOUT_SECONDS, DEFAULT_WORKERS, settle
+from flows.cli import guarded, outcomes_exit, read_manifests
 from tasks.connections import AWS_RETRIES, Connection, resolve_target
 from tasks.kube_tables import apply_resource, ensure_crd
 
 
-def read_manifests(files: list[str]) -> list[dict[str, Any]]:
-    """The Table manifests of every file, in order; the first bad file stops everything."""
-    manifests = []
-    for name in files:
-        try:
-            text = Path(name).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ManifestError(f"{name}: cannot be read: {exc}") from None
-        manifests += parse_manifests(text, name)
-    return manifests
-
 
 @flow(name="apply", log_prints=True)
 def apply(manifests: list[dict[str, Any]], connection: Connection = Connection(),
-          timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> list[Outcome]:
-    """Apply each Table manifest to the cluster (server-side apply), then reconcile each one.
+          timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, workers: int = DEFAULT_WORKERS) -> list[Outcome]:
+    """Apply each Table manifest to the cluster (server-side apply), then reconcile them until synced or terminal.
 
     Args:
         manifests: Table manifests as JSON objects (apiVersion, kind, metadata, spec), as `kubectl apply` takes
             them; metadata.namespace defaults to `default`.
         connection: Where the flow acts: the target and, optionally, credentials blocks.
-        timeout_seconds: How long to wait for each table to converge.
+        timeout_seconds: How long to keep reconciling before reporting what is not synced yet.
+        workers: How many resources are reconciled at once.
     """
     where = resolve_target(connection)
     ensure_crd(where)
@@ -58,8 +46,9 @@ def apply(manifests: list[dict[str, Any]], connection: Connection = Connection()
         for manifest in manifests:
             if refusal := apply_resource(where, manifest):  # e.g. a change made meanwhile
                 raise RuntimeError(f"{manifest['metadata']['name']}: {refusal}")
-        outcomes = [reconcile_subflow(m["metadata"]["namespace"], m["metadata"]["name"], where, timeout_seconds)
-                    for m in manifests]
+        tables = {f"{m['metadata']['namespace']}/{m['metadata']['name']}": str(m["spec"].get("tableName", ""))
+                  for m in manifests}
+        outcomes = settle(where, tables, workers, timeout_seconds)
     print("\n" + summary(outcomes) + f"\n\nAWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
     return outcomes
 
@@ -76,10 +65,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="a YAML file of Table manifests (repeatable)")
     parser.add_argument("--target", choices=["sandbox", "aws"], default="sandbox")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS,
-                        help="seconds to wait for each table to converge")
+                        help="seconds to keep reconciling before reporting what is not synced yet")
+    parser.add_argument("--max-concurrent-reconciles", dest="workers", type=int, default=DEFAULT_WORKERS,
+                        help=f"resources reconciled at once (default {DEFAULT_WORKERS})")
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--max-concurrent-reconciles: at least 1")
     return outcomes_exit("apply", guarded("apply", lambda: apply(
-        read_manifests(args.files), Connection(target=args.target), args.timeout)))
+        read_manifests(args.files), Connection(target=args.target), args.timeout, args.workers)))
 
 
 if __name__ == "__main__":

@@ -23,9 +23,8 @@ from pydantic import Field
 from ack.model import TableSpec
 from bootstrap import cluster_manifests
 from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
-from flows.apply import read_manifests
-from flows.cli import guarded
-from flows.reconcile import reconcile_subflow
+from controller.workers import DEFAULT_TIMEOUT_SECONDS, DEFAULT_WORKERS, settle
+from flows.cli import guarded, read_manifests
 from tasks.account import check_aws_identity
 from tasks.aws import ServiceResult
 from tasks.aws.apigateway import ensure_http_api
@@ -219,8 +218,8 @@ def cluster_target(where: Target, prefix: str) -> Target:
 
 
 def tables(cluster: Target, files: Iterable[Path], dry_run: bool) -> list[ServiceResult]:
-    """The DynamoDB tables, made the ACK way: Table resources applied, then reconciled until synced."""
-    out = []
+    """The DynamoDB tables, made the ACK way: Table resources applied, then reconciled together until synced."""
+    out, applied, existed = [], {}, set()
     if not dry_run:
         done("Table CRD", ensure_crd.submit(cluster))
     for manifest in read_manifests([str(path) for path in files]):
@@ -235,11 +234,15 @@ def tables(cluster: Target, files: Iterable[Path], dry_run: bool) -> list[Servic
             continue
         if refusal := apply_resource(cluster, manifest):
             raise StepFailed(f"DynamoDB table {table}: {refusal}")
-        outcome = reconcile_subflow(meta["namespace"], meta["name"], cluster)
+        applied[f"{meta['namespace']}/{meta['name']}"] = table
+        if live:
+            existed.add(table)
+    for outcome in settle(cluster, applied, DEFAULT_WORKERS, DEFAULT_TIMEOUT_SECONDS):
         if not outcome.ok:
-            raise StepFailed(f"DynamoDB table {table}: {outcome.state}: {outcome.message}")
-        out.append(ServiceResult(service="dynamodb table", name=table, id=f"{meta['namespace']}/{meta['name']}",
-                                 status="Synced", action="found" if live else "created"))
+            raise StepFailed(f"DynamoDB table {outcome.table}: {outcome.state}: {outcome.message}")
+        out.append(ServiceResult(service="dynamodb table", name=outcome.table,
+                                 id=f"{outcome.namespace}/{outcome.name}", status="Synced",
+                                 action="found" if outcome.table in existed else "created"))
     return out
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
-from ack.manifests import ManifestError
+from ack.manifests import ManifestError, parse_manifests
 from ack.outcome import Outcome
 from bootstrap.config import ConfigError
 
@@ -51,3 +52,15 @@ def outcomes_exit(command: str, outcomes: list[Outcome] | None) -> int:
         print(f"{command}: {len(failed)} of {len(outcomes)} resources not synced", file=sys.stderr)
         return 1
     return 0
+
+
+def read_manifests(files: list[str]) -> list[dict[str, Any]]:
+    """The Table manifests of every file, in order; the first bad file stops everything."""
+    manifests = []
+    for name in files:
+        try:
+            text = Path(name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"{name}: cannot be read: {exc}") from None
+        manifests += parse_manifests(text, name)
+    return manifests

@@ -1,6 +1,10 @@
 """`python -m flows.drift [--detect-only] [-n NS | --all-namespaces] [-l SELECTOR] [--report FILE.csv|FILE.json]
 [--fail-on-drift]`: compare every Table's spec with its live table, remediate what policy allows, report.
 
+Detection reads every live table at once and classes each resource from reconcile's own decision
+(ack.lifecycle.decide); remediation goes through the one reconcile entrance, with bounded concurrency, so no
+guard can be skipped: a resource that reconcile refuses is reported with reconcile's reason and never changed.
+
 Exit codes: 0 done (and, with --fail-on-drift, nothing drifted), 1 failure (the run, or a table that could
 not be checked or fixed), 2 drift found with --fail-on-drift (as `terraform plan -detailed-exitcode`).
 """
@@ -9,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,39 +22,40 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.utilities.annotations import quote
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from ack import conditions as cond
 from ack.delta import delta
 from ack.drift import (
+    DRIFT_FOUND,
     Action,
     DriftClass,
     TableCheck,
-    classify,
+    check_of,
     console_rows,
     drift_record,
-    policy_of,
     record_changed,
+    remediation_actions,
     report,
     reported_only,
     summary_markdown,
 )
-from ack.errors import ReconcileError
-from ack.model import ALLOW_DESTRUCTIVE, RECREATE_MISSING, TableSpec
-from ack.plan import plan
-from ack.validate import validate
+from ack.lifecycle import decide, refusal
+from ack.normalize import LiveTable
+from ack.resource import DriftPolicy, TableResource
+from ack.result import Result, Synced
+from controller.events import TABLE_DRIFTED, TABLE_REMEDIATED, table_resource
+from controller.reconciler import capabilities_of, status_after
+from controller.workers import DEFAULT_TIMEOUT_SECONDS, drive
 from flows.cli import add_scope, guarded, scope_of
-from flows.reconcile import DEFAULT_TIMEOUT_SECONDS, converge_table, reconcile_subflow, status_after
-from flows.watch import table_resource
 from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
-from tasks.dynamodb import LiveTable, owned_tables_outside, read_live, read_tables
+from tasks.dynamodb import owned_tables_outside, read_tables
 from tasks.kube_lease import held
 from tasks.kube_tables import Conflict, ensure_crd, list_resources, read_resource, write_status
 
 DRIFT_LEASE = "ackflow-drift"
 REPORT_ARTIFACT = "drift-report"
 SUMMARY_ARTIFACT = "drift-summary"
-DRIFT_FOUND = (DriftClass.DRIFTED, DriftClass.MISSING)
 
 
 class DriftResult(BaseModel):
@@ -59,8 +63,8 @@ class DriftResult(BaseModel):
 
     counts: dict[str, int]
     drift_found: bool
-    failures: int
-    remediated: int
+    failures: int  # resources that could not be checked or fixed
+    remediated: int  # differences fixed
     rows: int
     aws_retries: int
 
@@ -78,8 +82,8 @@ def drift(namespace: str | None = None, label_selector: str | None = None, detec
             annotations say.
         report_path: Also write the report rows to this file (.csv or .json) on the machine that runs the flow.
         connection: Where the flow acts: the target and, optionally, credentials blocks.
-        concurrency: How many live tables are read at once.
-        timeout_seconds: How long remediation may wait for one table to converge.
+        concurrency: How many live tables are read, and how many resources remediated, at once.
+        timeout_seconds: How long remediation may go on before what is not fixed is reported.
     """
     where = resolve_target(connection)
     ensure_crd(where)  # on a cluster that never had a Table there is nothing to list otherwise (404)
@@ -90,32 +94,34 @@ def drift(namespace: str | None = None, label_selector: str | None = None, detec
 
 def _drift(where: Target, namespace: str | None, label_selector: str | None, detect_only: bool,
            report_path: str | None, concurrency: int, timeout_seconds: float) -> DriftResult:
-    default_policy = "detect-only" if detect_only else "remediate"
-    resources = {f"{r['metadata']['namespace']}/{r['metadata']['name']}": r
-                 for r in list_resources(where, namespace, label_selector)}
+    default: DriftPolicy = "detect-only" if detect_only else "remediate"
+    resources = {resource.key: resource for resource in map(TableResource.parse,
+                                                             list_resources(where, namespace, label_selector))}
     # quote(): Prefect would otherwise walk every element of these large inputs looking for futures.
-    checks, specs, lives = check_tables(where, quote(resources), default_policy, concurrency)
-    checks += unmanaged_tables(where, quote({s.table_name for s in specs.values()}), quote(set(resources)),
+    checks, lives = check_tables(where, quote(resources), default, concurrency)
+    checks += unmanaged_tables(where, quote({r.table_name for r in resources.values()}), quote(set(resources)),
                                namespace, bool(label_selector))
+    fix = [c for c in checks if c.remediable and c.policy == "remediate"]
     for check in checks:
-        if check.drift_class not in DRIFT_FOUND:
-            continue
-        if check.policy == "detect-only":
-            check.actions = reported_only(check, "detect-only: not changed")
-        else:
-            check.actions, after = remediate(where, resources[check.key], specs[check.key], lives.get(check.key),
-                                             check, timeout_seconds)
-            if after is not None:
-                lives[check.key] = after
-    record_checks(where, quote(resources), quote(checks), quote(lives))
+        if check.drift_class in DRIFT_FOUND and check not in fix:  # detect-only, read-only, refused, not opted in
+            check.actions = reported_only(check, check.message or "detect-only: not changed")
+    results = drive(where, [c.key for c in fix], concurrency, timeout_seconds) if fix else {}
+    unsynced = [c for c in fix if not isinstance(results[c.key], Synced)]
+    after = read_tables(where, quote({c.key: resources[c.key].spec for c in unsynced}), concurrency) \
+        if unsynced else {}
+    for check in fix:
+        live = after.get(check.key)
+        remaining = {d.path for d in delta(resources[check.key].spec, live.observed.spec)} \
+            if isinstance(live, LiveTable) else {d.path for d in check.differences}
+        check.actions = remediation_actions(check, results[check.key], remaining)
+    record_checks(where, quote(resources), quote(checks), quote(lives), quote(results))
     frame = report(checks)
     publish(quote(frame), summary_markdown(checks, detect_only), report_path)
     announce(checks)
     return DriftResult(
         counts={c.value: sum(1 for check in checks if check.drift_class == c) for c in DriftClass},
         drift_found=any(check.drift_class in DRIFT_FOUND for check in checks),
-        failures=sum(1 for check in checks if check.drift_class == DriftClass.ERROR)
-        + sum(1 for check in checks for a, _ in check.actions.values() if a == Action.FAILED),
+        failures=sum(1 for check in checks if check.failed),
         remediated=sum(1 for check in checks for a, _ in check.actions.values() if a == Action.REMEDIATED),
         rows=len(frame),
         aws_retries=AWS_RETRIES.value,
@@ -123,42 +129,25 @@ def _drift(where: Target, namespace: str | None, label_selector: str | None, det
 
 
 @task(cache_policy=NO_CACHE)
-def check_tables(target: Target, resources: dict[str, dict[str, Any]], default_policy: str, concurrency: int
-                 ) -> tuple[list[TableCheck], dict[str, TableSpec], dict[str, LiveTable]]:
-    """Read every live table (the fewest calls that suffice, concurrently) and class each resource."""
-    specs: dict[str, TableSpec] = {}
-    checks: list[TableCheck] = []
+def check_tables(target: Target, resources: dict[str, TableResource], default: DriftPolicy, concurrency: int
+                 ) -> tuple[list[TableCheck], dict[str, LiveTable]]:
+    """Read every live table (the fewest calls that suffice, concurrently) and class each resource by what
+    reconcile would decide about it."""
+    capabilities = capabilities_of(target)
+    # What reconcile refuses whatever AWS holds needs no read.
+    readable = {key: r.spec for key, r in resources.items()
+                if r.spec is not None and (r.deleting or refusal(r, capabilities) is None)}
+    read = read_tables.fn(target, readable, concurrency)
+    checks, lives = [], {}
     for key, resource in resources.items():
-        meta = resource["metadata"]
-        policy = policy_of(meta.get("annotations") or {}, default_policy)
-        table = (resource.get("spec") or {}).get("tableName", "")
-        try:
-            spec = TableSpec.model_validate(resource.get("spec") or {})
-            problems = validate(spec)
-        except ValidationError as exc:
-            problems = [str(exc.errors()[0]["msg"])]
-        if problems:
-            checks.append(classify(meta["namespace"], meta["name"], table, exists=False, had_table=False,
-                                   table_status="", index_statuses={}, differences=[], policy=policy,
-                                   error="the spec is invalid: " + "; ".join(map(str, problems))))
-        else:
-            specs[key] = spec
-    lives: dict[str, LiveTable] = {}
-    for key, live in read_tables(target, specs, concurrency).items():
-        meta, spec = resources[key]["metadata"], specs[key]
-        status = resources[key].get("status") or {}
-        error = live if isinstance(live, str) else ""
-        if isinstance(live, LiveTable):
+        live = read.get(key)
+        if isinstance(live, str):  # the read failed: its message
+            checks.append(check_of(resource, None, None, default, error=live))
+            continue
+        if live is not None:
             lives[key] = live
-        observed = live.observed if isinstance(live, LiveTable) else None
-        checks.append(classify(
-            meta["namespace"], meta["name"], spec.table_name, exists=observed is not None,
-            had_table=bool((status.get("ackResourceMetadata") or {}).get("arn")),
-            table_status=observed.table_status if observed else "",
-            index_statuses=observed.index_status if observed else {},
-            differences=delta(spec, observed.spec) if observed else [],
-            policy=policy_of(meta.get("annotations") or {}, default_policy), error=error))
-    return checks, specs, lives
+        checks.append(check_of(resource, live, decide(resource, live, capabilities), default))
+    return checks, lives
 
 
 @task(cache_policy=NO_CACHE)
@@ -178,83 +167,54 @@ def unmanaged_tables(target: Target, managed: set[str], listed: set[str], namesp
     return checks
 
 
-Actions = dict[str, tuple[Action, str]]
-
-
-def remediate(target: Target, resource: dict[str, Any], spec: TableSpec, live: LiveTable | None,
-              check: TableCheck, timeout_seconds: float) -> tuple[Actions, LiveTable | None]:
-    """Put one table back to its spec with the reconciler's own plan, never destroying data without opt-in.
-    Returns what happened to each difference, and the table as it is afterwards."""
-    annotations = resource["metadata"].get("annotations") or {}
-    if live is None:  # MISSING
-        if annotations.get(RECREATE_MISSING) != "true":
-            return {"": (Action.REPORTED, f'{check.message}; annotate {RECREATE_MISSING}: "true" to '
-                                          "create it again (empty)")}, None
-        outcome = reconcile_subflow(check.namespace, check.name, target, timeout_seconds)
-        return {"": (Action.REMEDIATED, "created again (empty)") if outcome.ok
-                else (Action.FAILED, outcome.message)}, None
-    allow_destructive = annotations.get(ALLOW_DESTRUCTIVE) == "true"
-    first_round = plan(check.differences, live.observed, spec, allow_destructive=allow_destructive)
-    replacements = {p.field: p.message for p in first_round.replacements}
-    error: ReconcileError | None = None
-    try:
-        # No known indexes: drift deletes no index without the opt-in (one beyond the spec was made out of band).
-        after = converge_table(target, spec, live, time.monotonic() + timeout_seconds, allow_destructive, frozenset())
-    except ReconcileError as exc:
-        error = exc
-        after = read_live(target, spec)
-    remaining = {d.path for d in delta(spec, after.observed.spec)} if after else {d.path for d in check.differences}
-    actions: Actions = {}
-    for difference in check.differences:
-        if difference.path not in remaining:
-            actions[difference.path] = (Action.REMEDIATED, "")
-        elif difference.path in replacements:
-            actions[difference.path] = (Action.REQUIRES_REPLACEMENT, replacements[difference.path])
-        elif error is None or error.reason == "DestructiveChange":
-            actions[difference.path] = (Action.REPORTED, error.message if error else "not changed")
-        elif error.reason == "RetryLater":
-            actions[difference.path] = (Action.RETRY_LATER, error.message)
-        else:
-            actions[difference.path] = (Action.FAILED, error.message)
-    return actions, after
-
-
 @task(cache_policy=NO_CACHE)
-def record_checks(target: Target, resources: dict[str, dict[str, Any]], checks: list[TableCheck],
-                  lives: dict[str, LiveTable]) -> int:
-    """Write each resource's lastDriftCheck and conditions, only where they changed; returns the patches."""
+def record_checks(target: Target, resources: dict[str, TableResource], checks: list[TableCheck],
+                  lives: dict[str, LiveTable], results: dict[str, Result]) -> int:
+    """Write each resource's lastDriftCheck (and, where drift found something reconcile did not act on, its
+    conditions), only where they changed; returns the patches. A remediated resource's status is reconcile's:
+    it is read again, and only the record is added."""
     patched = 0
     for check in checks:
         resource = resources.get(check.key)
         if resource is None:  # UNMANAGED: no resource to write to
             continue
-        old = resource.get("status") or {}
         record = drift_record(check)
-        if not record_changed(old.get("lastDriftCheck"), record):
+        if not record_changed(resource.raw_status.get("lastDriftCheck"), record):
             continue
-        conditions = _conditions_after(old.get("conditions") or [], check)
-        new = status_after(old, lives.get(check.key), conditions, old.get("observedGeneration"))
-        new["lastDriftCheck"] = record
+        raw = resource.raw
+        if check.key in results:  # reconcile wrote the status meanwhile
+            raw = read_resource.fn(target, check.namespace, check.name)
+            if raw is None:
+                continue
+            new = {**(raw.get("status") or {}), "lastDriftCheck": record}
+        else:
+            old = resource.raw_status
+            live = lives.get(check.key)
+            new = status_after(old, live.describe if live else None, _conditions_after(old, check),
+                               old.get("observedGeneration"))
+            new["lastDriftCheck"] = record
         try:
-            write_status.fn(target, resource, new)
+            write_status.fn(target, raw, new)
             patched += 1
         except Conflict:  # changed meanwhile (a reconcile ran): its own status wins; checked again next time
             get_run_logger().info("%s changed during the drift check; its record is left to the next run", check.key)
     return patched
 
 
-def _conditions_after(conditions: list[dict], check: TableCheck) -> list[dict]:
-    actions = [a for a, _ in check.actions.values()]
-    if check.drift_class == DriftClass.IN_SYNC or (check.differences and actions
-                                                   and all(a == Action.REMEDIATED for a in actions)):
-        return cond.synced(conditions)
-    if check.drift_class == DriftClass.ERROR:
-        return cond.recoverable(conditions, "DriftCheckFailed", check.message)
-    for action, reason in ((Action.RETRY_LATER, "RetryLater"), (Action.FAILED, "RemediationFailed")):
-        if messages := sorted({m for a, m in check.actions.values() if a == action}):
-            return cond.recoverable(conditions, reason, "; ".join(messages))
-    what = ", ".join(d.path for d in check.differences) or check.message
-    return cond.set_condition(conditions, "ACK.ResourceSynced", "False", "Drifted", f"drift: {what}")
+def _conditions_after(status: dict[str, Any], check: TableCheck) -> list[dict]:
+    """The conditions drift writes for what it found and reconcile did not act on."""
+    conditions = status.get("conditions") or []
+    match check.drift_class:
+        case DriftClass.IN_SYNC:
+            return cond.synced(conditions)
+        case DriftClass.ERROR:
+            return cond.recoverable(conditions, "DriftCheckFailed", check.message)
+        case DriftClass.REFUSED:
+            return cond.terminal(conditions, check.reason, check.message)
+        case DriftClass.DRIFTED | DriftClass.MISSING:
+            what = ", ".join(d.path for d in check.differences) or check.message
+            return cond.pending(conditions, f"drift: {what}", reason="Drifted")
+    return conditions
 
 
 @task(cache_policy=NO_CACHE)
@@ -283,10 +243,10 @@ def announce(checks: list[TableCheck]) -> None:
             continue
         resource = table_resource(check.namespace, check.name) | {"ackflow.table-name": check.table}
         payload = {"class": check.drift_class.value, "differences": [d.path for d in check.differences]}
-        emit_event(event="ackflow.table.drifted", resource=resource, payload=payload)
+        emit_event(event=TABLE_DRIFTED, resource=resource, payload=payload)
         fixed = [path for path, (action, _) in check.actions.items() if action == Action.REMEDIATED]
         if fixed:
-            emit_event(event="ackflow.table.remediated", resource=resource, payload={"fixed": fixed})
+            emit_event(event=TABLE_REMEDIATED, resource=resource, payload={"fixed": fixed})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,10 +257,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", metavar="FILE.csv|FILE.json", help="also write the report rows to a file")
     parser.add_argument("--fail-on-drift", action="store_true", help="exit 2 when drift was found")
     parser.add_argument("--target", choices=["sandbox", "aws"], default="sandbox")
-    parser.add_argument("--concurrency", type=int, default=16, help="tables read at once (default 16)")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="tables read, and resources remediated, at once (default 16)")
     args = parser.parse_args(argv)
     if args.report and Path(args.report).suffix not in (".csv", ".json"):
         parser.error(f"--report: {args.report!r} must end in .csv or .json")
+    if args.concurrency < 1:
+        parser.error("--concurrency: at least 1")
     result = guarded("drift", lambda: drift(
         namespace=scope_of(args, default_all=True), label_selector=args.selector, detect_only=args.detect_only,
         report_path=args.report, connection=Connection(target=args.target), concurrency=args.concurrency))

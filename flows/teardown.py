@@ -14,10 +14,9 @@ from pydantic import Field
 
 from bootstrap import cluster_manifests
 from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
-from flows.cli import guarded
-from flows.apply import read_manifests
+from controller.workers import DEFAULT_TIMEOUT_SECONDS, settle
 from flows.bootstrap import StepFailed, cluster_target, connect, done, summarise
-from flows.reconcile import reconcile_subflow
+from flows.cli import guarded, read_manifests
 from tasks.aws import ServiceResult
 from tasks.aws.apigateway import delete_http_api
 from tasks.aws.appmesh import delete_mesh
@@ -75,7 +74,7 @@ def table(cluster: Target, manifest: dict, plan: bool) -> ServiceResult:
     if not done(f"Table {namespace}/{name}", delete_resource.submit(cluster, namespace, name)):
         return ServiceResult(service="dynamodb table", name=table_name, id=f"{namespace}/{name}", status="",
                              action="absent")
-    outcome = reconcile_subflow(namespace, name, cluster)
+    [outcome] = settle(cluster, {f"{namespace}/{name}": table_name}, 1, DEFAULT_TIMEOUT_SECONDS)
     if not outcome.ok:
         raise StepFailed(f"DynamoDB table {table_name}: {outcome.state}: {outcome.message}")
     return ServiceResult(service="dynamodb table", name=table_name, id=f"{namespace}/{name}", status=outcome.message,

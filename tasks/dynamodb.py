@@ -1,83 +1,34 @@
-"""DynamoDB as the Table resource manager sees it: read one table, run a planned call, wait until settled.
+"""DynamoDB as the Table resource manager sees it: read one table (or many at once), run one planned call.
 
-Throttling and 5xx answers are retried by botocore's standard retry mode (see tasks.connections);
-what is left is turned into the reconciler's error kinds (ack.errors).
+Throttling and 5xx answers are retried by botocore's standard retry mode (see tasks.connections); what is
+left becomes one of the reconciler's error kinds (ack.errors), and the work queue decides when to come back.
+Nothing here waits for a table to change: a reconcile does one round and returns.
 """
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from botocore import xform_name
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError, WaiterError
-from botocore.waiter import WaiterModel, create_waiter_with_client
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from ack.errors import ReconcileError, Recoverable, Terminal, from_aws
+from ack.errors import ReconcileError, RecoverableError, TerminalError, from_aws
 from ack.model import OWNER_TAG, TableSpec
-from ack.normalize import Observed, observed_from_aws
+from ack.normalize import LiveTable, observed_from_aws
 from ack.plan import Step
 from tasks.connections import Target
-
-# A table is settled when it and all its indexes and replicas are ACTIVE: only then does AWS take
-# another update. botocore's own TableExists waiter looks at the table alone.
-_WAITERS = WaiterModel(
-    {
-        "version": 2,
-        "waiters": {
-            "TableSettled": {
-                "operation": "DescribeTable",
-                "delay": 1,
-                "maxAttempts": 10,
-                "acceptors": [
-                    {
-                        "matcher": "path",
-                        "state": "success",
-                        "expected": True,
-                        "argument": "Table.TableStatus == 'ACTIVE'"
-                        " && length((Table.GlobalSecondaryIndexes || `[]`)[?IndexStatus != 'ACTIVE']) == `0`"
-                        " && length((Table.Replicas || `[]`)[?ReplicaStatus != 'ACTIVE']) == `0`",
-                    },
-                    {"matcher": "error", "state": "failure", "expected": "ResourceNotFoundException"},
-                ],
-            }
-        },
-    }
-)
-PROGRESS_EVERY_SECONDS = 10
-
-
-@dataclass(frozen=True)
-class LiveTable:
-    """A table as read from AWS: DescribeTable's answer, the same as a spec, and who owns it."""
-
-    describe: dict[str, Any]
-    observed: Observed
-    owner: str | None  # the OWNER_TAG value: "namespace/name" of the resource that manages it
-
-    @property
-    def name(self) -> str:
-        return self.describe["TableName"]
 
 
 def _code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 
 
-def _failed(exc: ClientError, action: str) -> Exception:
+def _failed(exc: ClientError, action: str) -> ReconcileError:
     error = exc.response.get("Error", {})
     return from_aws(error.get("Code", ""), error.get("Message", ""), action)
-
-
-def transient(task, task_run, state) -> bool:
-    """Prefect retries a call only for failures that may pass soon (throttling or 5xx that outlasted
-    botocore's own retries); busy tables and rate limits are the reconcile loop's to wait for."""
-    exc = state.result(raise_on_failure=False)
-    return isinstance(exc, Recoverable) and exc.reason not in ("Busy", "RetryLater", "Timeout", "TableMissing")
 
 
 def read_live(target: Target, spec: TableSpec) -> LiveTable | None:
@@ -99,15 +50,13 @@ def read_live(target: Target, spec: TableSpec) -> LiveTable | None:
         if _code(exc) == "ResourceNotFoundException":
             return None
         raise _failed(exc, "DescribeTable") from None
+    except BotoCoreError as exc:  # the endpoint unreachable, a connection lost: past botocore's own retries
+        raise RecoverableError("AWSUnreachable", f"DescribeTable: {exc}") from None
     return LiveTable(
         describe=describe,
         observed=observed_from_aws(describe, tags, ttl, backups, insights_status=insights, policy=policy),
         owner=next((t["Value"] for t in tags if t["Key"] == OWNER_TAG), None),
     )
-
-
-read_table = task(read_live, name="read_table", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2,
-                  retry_condition_fn=transient)
 
 
 def _resource_policy(ddb, arn: str) -> str | None:
@@ -119,57 +68,22 @@ def _resource_policy(ddb, arn: str) -> str | None:
         raise
 
 
-@task(cache_policy=NO_CACHE, task_run_name="{step.api}: {step.reason}", retries=2, retry_delay_seconds=2,
-      retry_condition_fn=transient)
-def run_step(target: Target, step: Step) -> dict[str, Any]:
-    """One planned DynamoDB call; AWS's refusal becomes Terminal (invalid) or Recoverable (busy, failing)."""
-    get_run_logger().info("%s: %s", step.api, step.reason)
+@task(cache_policy=NO_CACHE, task_run_name="{step.api}: {step.reason}")
+def run_step(target: Target, step: Step) -> dict[str, Any] | ReconcileError:
+    """One planned DynamoDB call: AWS's answer, or its refusal as the reconcile error of its kind (ack.errors).
+    A refusal is an answer, not a crash of the step: it is logged in one line, and the caller decides."""
+    logger = get_run_logger()
+    logger.info("%s: %s", step.api, step.reason)
     try:
         return getattr(target.client("dynamodb"), xform_name(step.api))(**step.params)
     except ClientError as exc:
-        raise _failed(exc, step.api) from None
+        error = _failed(exc, step.api)
     except ParamValidationError as exc:  # refused by botocore before sending: as AWS would, so terminal
-        raise Terminal("InvalidParameter", f"{step.api}: {exc}") from None
-
-
-@task(cache_policy=NO_CACHE)
-def wait_until_settled(target: Target, table_name: str, timeout_seconds: float, poll_seconds: float) -> bool:
-    """Wait until the table and its indexes are ACTIVE (True), or it is gone (False); progress is logged."""
-    waiter = create_waiter_with_client("TableSettled", _WAITERS, target.client("dynamodb"))
-    attempts = max(1, round(PROGRESS_EVERY_SECONDS / poll_seconds))
-    started = time.monotonic()
-    while True:
-        try:
-            waiter.wait(TableName=table_name, WaiterConfig={"Delay": poll_seconds, "MaxAttempts": attempts})
-            return True
-        except WaiterError as exc:
-            if "ResourceNotFoundException" in str(exc.last_response.get("Error", {}).get("Code", "")):
-                return False
-            if "Error" in exc.last_response:  # an answer that is neither settled nor busy: stop waiting
-                error = exc.last_response["Error"]
-                raise from_aws(error.get("Code", ""), error.get("Message", ""), "DescribeTable") from None
-            waited = time.monotonic() - started
-            state = _busy_parts(exc.last_response.get("Table", {}))
-            if waited >= timeout_seconds:
-                raise Recoverable("Timeout", f"{table_name} is still {state} after {waited:.0f} s") from None
-            get_run_logger().info("waiting for %s: %s (%.0f s)", table_name, state, waited)
-
-
-@task(cache_policy=NO_CACHE)
-def wait_until_gone(target: Target, table_name: str, timeout_seconds: float, poll_seconds: float) -> None:
-    waiter = target.client("dynamodb").get_waiter("table_not_exists")
-    try:
-        waiter.wait(TableName=table_name, WaiterConfig={"Delay": poll_seconds,
-                                                        "MaxAttempts": max(1, round(timeout_seconds / poll_seconds))})
-    except WaiterError:
-        raise Recoverable("Timeout", f"{table_name} still exists after {timeout_seconds:.0f} s") from None
-
-
-def _busy_parts(table: dict[str, Any]) -> str:
-    parts = [f"table {table.get('TableStatus', '?')}"]
-    parts += [f"index {i['IndexName']} {i.get('IndexStatus')}" for i in table.get("GlobalSecondaryIndexes", [])
-              if i.get("IndexStatus") != "ACTIVE"]
-    return ", ".join(parts)
+        error = TerminalError("InvalidParameter", f"{step.api}: {exc}")
+    except BotoCoreError as exc:
+        error = RecoverableError("AWSUnreachable", f"{step.api}: {exc}")
+    logger.info("refused: %s", error.message)
+    return error
 
 
 @task(cache_policy=NO_CACHE)

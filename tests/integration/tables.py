@@ -18,12 +18,20 @@ import yaml
 from kubernetes import client
 
 from ack.model import GROUP, PLURAL, VERSION
+from ack.outcome import Outcome
 from flows.apply import apply
-from flows.reconcile import reconcile_table
+from flows.reconcile import reconcile
 from sandbox.aws import calls, reset_calls
 from sandbox.pki import write_private
 from sandbox.stack import Sandbox
 from tasks.connections import Target, resolve_target
+
+
+def reconcile_table(namespace: str, name: str) -> Outcome:
+    """One resource through the one reconcile entrance (the `reconcile` flow, acting where the environment
+    points), round after round, until synced or terminal."""
+    [outcome] = reconcile(namespace=namespace, name=name)
+    return outcome
 
 
 def unique(prefix: str) -> str:

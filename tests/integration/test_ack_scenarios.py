@@ -406,7 +406,7 @@ def test_a_key_schema_change_requires_replacement_and_leaves_table_and_items(tab
     assert tables.aws.mutating() == []
     reported = condition(tables.cluster.get(name), TERMINAL)
     # Reported once: another reconcile changes nothing, on either side.
-    assert reconcile_table("default", name, target).state == "Terminal"
+    assert reconcile_table("default", name).state == "Terminal"
     assert condition(tables.cluster.get(name), TERMINAL) == reported
     assert tables.aws.mutating() == []
     after = describe(target, name)
@@ -433,7 +433,7 @@ def test_a_protected_table_is_kept_until_its_protection_is_removed(tables: Table
 
     tables.cluster.delete(name)
     tables.aws.reset()
-    outcome = reconcile_table("default", name, target)
+    outcome = reconcile_table("default", name)
     assert outcome.state == "Terminal"
     assert (tables.aws.mutating(), tables.aws.refused()) == ([], [])  # not even a DeleteTable to be refused
     advice = "set spec.deletionProtectionEnabled to false"
@@ -458,7 +458,7 @@ def test_a_namespace_retain_policy_keeps_the_table(tables: Tables, target):
     try:
         tables.converge(name, simple_spec(name), namespace)
         tables.cluster.delete(name, namespace)
-        assert reconcile_table(namespace, name, target).state == "Retained"
+        assert reconcile_table(namespace, name).state == "Retained"
         assert not tables.cluster.exists(name, namespace)
         assert describe(target, name)["TableStatus"] == "ACTIVE"
     finally:

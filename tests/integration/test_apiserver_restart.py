@@ -52,11 +52,11 @@ def test_a_reconcile_rides_out_an_apiserver_restart(sandbox, target):
     resource["spec"]["globalSecondaryIndexes"] = [GSI]
     cluster.api.replace_namespaced_custom_object("dynamodb.services.k8s.aws", "v1alpha1", "default", "tables",
                                                  table, resource)
-    outcome = _run_through_a_restart(sandbox, lambda: reconcile_table("default", table, target),
+    outcome = _run_through_a_restart(sandbox, lambda: reconcile_table("default", table),
                                      updating(target, table))
     if isinstance(outcome, Exception) or outcome.state != "Synced":  # a clear failure; then a rerun converges
         assert str(outcome)
-        outcome = reconcile_table("default", table, target)
+        outcome = reconcile_table("default", table)
     assert outcome.state == "Synced", outcome.message
     assert cluster.get(table)["status"]["globalSecondaryIndexesDescriptions"][0]["indexName"] == "by-id"
     assert_nothing_lost(dynamodb(target), [table], calls.entries())

@@ -11,7 +11,7 @@ import pytest
 
 from ack.manifests import ManifestError
 from bootstrap.config import ConfigError, load_config
-from flows.apply import read_manifests
+from flows.cli import read_manifests
 from tests.integration.tables import CallCounter, apply, manifest, simple_spec, unique
 
 pytestmark = pytest.mark.integration

@@ -49,7 +49,7 @@ def test_a_spec_changed_during_a_reconcile_is_not_lost(target):
 
     writer = threading.Thread(target=change_tags_meanwhile)
     writer.start()
-    outcome = reconcile_table("default", table, target)
+    outcome = reconcile_table("default", table)
     writer.join()
     assert outcome.state == "Synced", outcome.message
     latest = cluster.get(table)

@@ -43,7 +43,7 @@ def test_the_flows_make_no_aws_call_outside_the_iam_policy(target, sandbox, tmp_
     dynamodb(target).delete_table(TableName=table)  # out of band: drift recreates it (opted in)
     drift(namespace="default", report_path=str(tmp_path / "r.json"))
     Cluster(target).delete(table)
-    assert reconcile_table("default", table, target).state == "Deleted"
+    assert reconcile_table("default", table).state == "Deleted"
 
     entries = calls.entries()
     made = {f"{c['service']}:{c['operation']}" for c in entries if c["app"] == "ackflow"}

@@ -56,7 +56,7 @@ def test_the_flows_work_with_the_shipped_role_alone(least_privileged, target, mo
     assert result.failures == 0 and result.counts["IN_SYNC"] == 1
     client.CustomObjectsApi(least_privileged.kube_api()).delete_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL, table)
-    assert reconcile_table(namespace, table, least_privileged).state == "Deleted"
+    assert reconcile_table(namespace, table).state == "Deleted"
 
 
 def test_the_shipped_role_allows_nothing_more(least_privileged):

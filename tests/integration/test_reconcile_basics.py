@@ -50,7 +50,7 @@ def test_create_and_delete_with_a_local_secondary_index(target, cluster):
     assert resource["metadata"]["finalizers"] == ["finalizers.dynamodb.services.k8s.aws/Table"]
 
     cluster.delete(name)
-    outcome = reconcile_table("default", name, target)
+    outcome = reconcile_table("default", name)
     assert outcome.state == "Deleted"
     assert not table_exists(target, name)
     assert not cluster.exists(name)
@@ -89,7 +89,7 @@ def test_retain_keeps_the_table(target, cluster):
     name = unique("keep")
     apply([manifest(name, simple_spec(name), annotations={"services.k8s.aws/deletion-policy": "retain"})])
     cluster.delete(name)
-    assert reconcile_table("default", name, target).state == "Retained"
+    assert reconcile_table("default", name).state == "Retained"
     assert not cluster.exists(name)
     assert describe(target, name)["TableStatus"] == "ACTIVE"
 

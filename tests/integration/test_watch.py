@@ -12,7 +12,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from flows.watch import TableWatch, WorkFilter
+from controller.informer import TableWatch, WorkFilter
 from tasks.kube_tables import ensure_crd
 from tests.integration.prefect_server import REPO, Process, child_env, wait_until
 from tests.integration.tables import (
@@ -131,8 +131,8 @@ def test_tables_applied_changed_and_deleted_with_kubectl_are_reconciled_by_the_w
     _apply(sandbox, resource, tmp_path)
     wait_until(lambda: _synced(cluster, "orders", namespace, 1), "the watch syncing a new Table", SYNC_TIMEOUT,
                watching)
-    wait_until(lambda: f"ADDED {namespace}/orders (generation 1): Synced" in watching.output(), "the watch's line",
-               30, watching)
+    wait_until(lambda: f"{namespace}/orders: Synced" in watching.output(), "the watch's line", 30, watching)
+    assert f"ADDED {namespace}/orders (generation 1): queued" in watching.output()
 
     resource["spec"]["tags"] = [{"key": "team", "value": "platform"}]
     path = _apply(sandbox, resource, tmp_path)
@@ -141,8 +141,8 @@ def test_tables_applied_changed_and_deleted_with_kubectl_are_reconciled_by_the_w
     arn = cluster.get("orders", namespace)["status"]["ackResourceMetadata"]["arn"]
     assert dynamodb(target).list_tags_of_resource(ResourceArn=arn)["Tags"][-1:] == [{"Key": "team",
                                                                                        "Value": "platform"}]
-    wait_until(lambda: f"MODIFIED {namespace}/orders (generation 2): Synced" in watching.output(), "the watch's line",
-               30, watching)
+    wait_until(lambda: watching.output().count(f"{namespace}/orders: Synced") == 2, "the watch's line", 30, watching)
+    assert f"MODIFIED {namespace}/orders (generation 2): queued" in watching.output()
     # Our own finalizer and status writes caused no reconcile of their own: one line per user change.
     assert watching.output().count(f"{namespace}/orders (generation") == 2
 
@@ -176,10 +176,11 @@ def test_the_watch_resumes_after_an_apiserver_restart(watching, sandbox, cluster
     _apply(sandbox, manifest("after-restart", simple_spec(table), namespace), tmp_path)
     wait_until(lambda: _synced(cluster, "after-restart", namespace, 1), "the watch syncing a Table after a restart",
                SYNC_TIMEOUT, watching)
-    line = f"{namespace}/after-restart (generation 1): Synced"
+    line = f"{namespace}/after-restart: Synced"
     wait_until(lambda: line in watching.output(), "the watch's line", 30, watching)  # printed after the status write
     assert "watch interrupted: " in watching.output()
     assert watching.output().count(line) == 1
+    assert watching.output().count(f"{namespace}/after-restart (generation 1): queued") == 1
 
 
 @pytest.mark.integration

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ack import conditions
-from ack.model import ADOPTED, RECOVERABLE, SYNCED, TERMINAL
+from ack.model import ADOPTED, READY, RECOVERABLE, SYNCED, TERMINAL
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 T1 = datetime(2024, 5, 1, 13, 0, tzinfo=UTC)
@@ -30,16 +30,24 @@ def test_transition_time_kept_while_status_unchanged() -> None:
 
 def test_terminal_and_recoverable_replace_each_other() -> None:
     failing = conditions.recoverable([], "Throttling", "Rate exceeded", now=T0)
-    assert set(by_type(failing)) == {RECOVERABLE, SYNCED}
+    assert set(by_type(failing)) == {RECOVERABLE, SYNCED, READY}
     stuck = conditions.terminal(failing, "RequiresReplacement", "spec.keySchema: requires replacement", now=T1)
-    assert set(by_type(stuck)) == {TERMINAL, SYNCED}
-    assert by_type(stuck)[SYNCED]["reason"] == "RequiresReplacement"
-    assert set(by_type(conditions.synced(stuck, now=T1))) == {SYNCED}
+    assert set(by_type(stuck)) == {TERMINAL, SYNCED, READY}
+    assert by_type(stuck)[SYNCED]["reason"] == by_type(stuck)[READY]["reason"] == "RequiresReplacement"
+    assert set(by_type(conditions.synced(stuck, now=T1))) == {SYNCED, READY}
+
+
+def test_ready_says_what_resource_synced_says() -> None:
+    for found in (conditions.synced([], now=T0), conditions.pending([], "the table is CREATING", now=T0),
+                  conditions.terminal([], "InvalidSpec", "spec.keySchema: ...", now=T0),
+                  conditions.recoverable([], "Throttling", "Rate exceeded", now=T0)):
+        ready, synced = by_type(found)[READY], by_type(found)[SYNCED]
+        assert {**ready, "type": SYNCED} == synced
 
 
 def test_adopted_stays_with_other_conditions() -> None:
     adopted = conditions.adopted(conditions.synced([], now=T0), "took over the table orders", now=T0)
-    assert set(by_type(conditions.pending(adopted, "waiting", now=T1))) == {SYNCED, ADOPTED}
+    assert set(by_type(conditions.pending(adopted, "waiting", now=T1))) == {SYNCED, READY, ADOPTED}
 
 
 def test_status_changed_ignores_transition_time_and_order() -> None:

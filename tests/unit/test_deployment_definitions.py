@@ -19,7 +19,7 @@ from deployments.definitions import (
     drift_interval_seconds,
     table_changed_trigger,
 )
-from flows.watch import TABLE_CHANGED, table_resource
+from controller.events import TABLE_CHANGED, table_resource
 
 PREFECT_YAML = Path(__file__).resolve().parents[2] / "prefect.yaml"
 NAMES = {"drift", "bootstrap", "teardown", "apply", "reconcile", "reconcile-on-change"}

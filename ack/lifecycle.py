@@ -1,0 +1,191 @@
+"""What to do with a Table resource, given the live table: ACK's reconciler's decisions as one pure function.
+
+`decide` is the only place that says whether a resource may create, adopt, change or delete a table. The
+reconciler (controller/reconciler.py) carries out its answer, for every caller alike (apply, reconcile, the
+controller, drift's remediation, the bootstrap), so no path can skip a guard: ownership, adoption, renames,
+replacements, read-only, deletion policy, and the opt-ins for what would destroy data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ack.delta import Difference, delta
+from ack.model import ADOPTION_FIELDS, ADOPTION_POLICY, ALLOW_DESTRUCTIVE, OWNER_TAG, RECREATE_MISSING
+from ack.normalize import LiveTable
+from ack.plan import Plan, Step, create_table_params, delete_table, plan
+from ack.resource import DELETION_POLICIES, TableResource
+from ack.validate import Problem, unsupported
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the AWS endpoint serves. A spec that uses anything else is refused before any AWS call, naming the
+    field (`unsupported` holds spec paths such as `tableReplicas`)."""
+
+    unsupported: tuple[str, ...] = ()
+    insights: bool = True  # contributor insights can be enabled
+    where: str = "this AWS endpoint"
+
+
+AWS = Capabilities()
+SANDBOX = Capabilities(unsupported=("tableReplicas", "resourcePolicy", "sseSpecification.kmsMasterKeyRef"),
+                       insights=False, where="the sandbox's AWS endpoint")
+
+
+@dataclass(frozen=True)
+class Refuse:
+    """Nothing is done: the condition ACK.Terminal says why, until the resource changes."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Create:
+    """CreateTable with these parameters (the ownership tag among the tags)."""
+
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Adopt:
+    """Take over an existing table (the adoption annotations allow it): tag it as this resource's, then converge."""
+
+    step: Step
+
+
+@dataclass(frozen=True)
+class Converge:
+    """This round's calls (`plan`), for the `differences` between the spec and the table it owns."""
+
+    plan: Plan
+    differences: list[Difference] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Observe:
+    """services.k8s.aws/read-only: report the differences, change nothing."""
+
+    differences: list[Difference]
+
+
+@dataclass(frozen=True)
+class Retain:
+    """The resource is being deleted and its table stays (policy retain, read-only, or not this resource's)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Delete:
+    """The resource is being deleted: the calls that delete its table, in order; none when it is gone."""
+
+    plan: Plan
+
+
+Decision = Refuse | Create | Adopt | Converge | Observe | Retain | Delete
+
+
+def refusal(resource: TableResource, capabilities: Capabilities) -> Refuse | None:
+    """What refuses the resource whatever AWS holds: checked before any AWS call."""
+    policies = resource.policies
+    if resource.deleting:
+        bad = [p for p in policies.problems if "deletion-policy" in p.field]
+        return Refuse("InvalidAnnotation", "; ".join(map(str, bad))) if bad else None
+    if policies.problems:
+        return Refuse("InvalidAnnotation", "; ".join(map(str, policies.problems)))
+    problems = list(resource.spec_problems)
+    spec = resource.spec
+    if spec is not None:
+        reason = f"is not served by {capabilities.where}"
+        problems += unsupported(spec, capabilities.unsupported, reason)
+        if not capabilities.insights and spec.contributor_insights in ("ENABLE", "ENABLED"):
+            problems += [Problem("spec.contributorInsights", reason, "unsupported")]
+    if problems:
+        kind = "Unsupported" if all(p.kind == "unsupported" for p in problems) else "InvalidSpec"
+        return Refuse(kind, "; ".join(map(str, problems)))
+    assert spec is not None
+    owned = resource.owned_arn
+    if owned and not owned.endswith(f":table/{spec.table_name}"):
+        old = owned.rsplit("/", 1)[-1]
+        return Refuse("RequiresReplacement", f'spec.tableName: renaming needs a new resource: the table "{old}" '
+                                             f'stays; create a new Table resource for "{spec.table_name}"')
+    named = policies.adoption_table_name
+    if policies.adoption and named is not None and named != spec.table_name:
+        return Refuse("InvalidAnnotation", f"metadata.annotations[{ADOPTION_FIELDS}]: tableName {named!r} differs "
+                                           f"from spec.tableName {spec.table_name!r}")
+    return None
+
+
+def decide(resource: TableResource, live: LiveTable | None, capabilities: Capabilities = AWS,
+           namespace_deletion_policy: str | None = None) -> Decision:
+    """The one decision for `resource`, given its live table (None: no table of that name exists).
+    `namespace_deletion_policy` is the namespace's default deletion policy, read only for a deletion."""
+    if resource.deleting:
+        return _deletion(resource, live, namespace_deletion_policy)
+    if refused := refusal(resource, capabilities):
+        return refused
+    spec, policies = resource.spec, resource.policies
+    assert spec is not None  # refusal() refuses a spec that does not fit the model
+    if policies.read_only:
+        if live is None:
+            return Refuse("TableMissing", f"read-only: no table {spec.table_name} exists")
+        return Observe(delta(spec, live.observed.spec))
+    if live is None:
+        if resource.owned_arn and not policies.recreate_missing:
+            return Refuse("TableMissing", f"the table {spec.table_name} was deleted outside the cluster; annotate "
+                                          f'{RECREATE_MISSING}: "true" to create it again (empty)')
+        if policies.adoption == "adopt":
+            return Refuse("NothingToAdopt", f"{ADOPTION_POLICY} is adopt but no table {spec.table_name} exists")
+        params = create_table_params(spec)
+        params["Tags"] = [*params.get("Tags", []), {"Key": OWNER_TAG, "Value": resource.key}]
+        return Create(params)
+    if live.owner == resource.key:
+        return _converge(resource, live)
+    if live.owner:
+        return Refuse("OwnedElsewhere", f"the table {spec.table_name} is managed by the resource {live.owner}")
+    if not policies.adoption:
+        return Refuse("TableExists", f"a table named {spec.table_name} already exists and this resource does not "
+                                     f"own it; annotate {ADOPTION_POLICY}: adopt to take it over")
+    return Adopt(Step("TagResource", {"ResourceArn": live.observed.arn,
+                                      "Tags": [{"Key": OWNER_TAG, "Value": resource.key}]},
+                      f"adopt the table {spec.table_name}"))
+
+
+def _converge(resource: TableResource, live: LiveTable) -> Refuse | Converge:
+    spec = resource.spec
+    assert spec is not None
+    differences = delta(spec, live.observed.spec)
+    round_ = plan(differences, live.observed, spec, allow_destructive=resource.policies.allow_destructive,
+                  known_indexes=resource.managed_indexes)
+    if round_.replacements:
+        return Refuse("RequiresReplacement", "; ".join(map(str, round_.replacements)))
+    if round_.terminal:
+        return Refuse("TableUnavailable", round_.terminal)
+    if not round_.steps and not round_.wait and round_.refused:
+        return Refuse("DestructiveChange", "not done without an opt-in: " + "; ".join(
+            s.reason for s in round_.refused) + f'; annotate {ALLOW_DESTRUCTIVE}: "true" to allow it')
+    return Converge(round_, differences)
+
+
+def _deletion(resource: TableResource, live: LiveTable | None, namespace_policy: str | None) -> Decision:
+    if not resource.has_finalizer:
+        return Delete(Plan())  # nothing of ours holds the resource
+    if refused := refusal(resource, AWS):
+        return refused
+    if namespace_policy is not None and namespace_policy not in DELETION_POLICIES:
+        return Refuse("InvalidAnnotation", f"the namespace's dynamodb.services.k8s.aws/deletion-policy: "
+                                           f"{namespace_policy!r} is not one of 'delete', 'retain'")
+    name = resource.table_name
+    if resource.policies.read_only or (resource.policies.deletion or namespace_policy or "delete") == "retain":
+        return Retain(f"the table {name} was kept")
+    if resource.spec is None or live is None:
+        return Delete(Plan())  # never made, or already gone
+    if live.owner != resource.key:  # never delete a table this resource does not own
+        return Retain(f"the table {name} is not managed by this resource: kept")
+    deletion = delete_table(live.observed, resource.spec)
+    if deletion.terminal:
+        return Refuse("DeletionProtected", deletion.terminal)
+    return Delete(deletion)

@@ -1,0 +1,173 @@
+"""A Table resource as the API server returned it, parsed once into typed parts: identity, the policies its
+annotations set (ACK's names where ACK has one), the spec (or why it is invalid), and the status.
+
+Every decision (ack/lifecycle.py) and every report (ack/drift.py) reads these fields; nothing digs in the
+raw object again. The raw object is kept only for writes, which must carry its resourceVersion.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from ack.model import (
+    ADOPTION_FIELDS,
+    ADOPTION_POLICY,
+    ALLOW_DESTRUCTIVE,
+    DELETION_POLICY,
+    DRIFT_POLICY,
+    FINALIZER,
+    READ_ONLY,
+    RECREATE_MISSING,
+    TableSpec,
+    TableStatus,
+)
+from ack.validate import Problem, validate
+
+DeletionPolicy = Literal["delete", "retain"]
+AdoptionPolicy = Literal["adopt", "adopt-or-create"]
+DriftPolicy = Literal["remediate", "detect-only"]
+DELETION_POLICIES: tuple[DeletionPolicy, ...] = ("delete", "retain")
+ADOPTION_POLICIES: tuple[AdoptionPolicy, ...] = ("adopt", "adopt-or-create")
+DRIFT_POLICIES: tuple[DriftPolicy, ...] = ("remediate", "detect-only")
+
+
+def _annotation(key: str) -> str:
+    return f"metadata.annotations[{key}]"
+
+
+def _choice(annotations: dict[str, str], key: str, allowed: tuple[str, ...],
+            problems: list[Problem]) -> str | None:
+    value = annotations.get(key)
+    if value is None or value in allowed:
+        return value
+    problems.append(Problem(_annotation(key), f"{value!r} is not one of " + ", ".join(map(repr, allowed))))
+    return None
+
+
+@dataclass(frozen=True)
+class Policies:
+    """What the resource's annotations ask for. `problems` names each annotation whose value is not understood."""
+
+    deletion: DeletionPolicy | None = None  # None: the namespace's default, else delete
+    adoption: AdoptionPolicy | None = None
+    adoption_table_name: str | None = None  # from services.k8s.aws/adoption-fields
+    read_only: bool = False
+    allow_destructive: bool = False
+    recreate_missing: bool = False
+    drift: DriftPolicy | None = None  # None: the drift run's default
+    problems: tuple[Problem, ...] = ()
+
+    @classmethod
+    def from_annotations(cls, annotations: dict[str, str]) -> Policies:
+        problems: list[Problem] = []
+        deletion = _choice(annotations, DELETION_POLICY, DELETION_POLICIES, problems)
+        adoption = _choice(annotations, ADOPTION_POLICY, ADOPTION_POLICIES, problems)
+        drift = annotations.get(DRIFT_POLICY)
+        return cls(
+            deletion=deletion,  # type: ignore[arg-type]
+            adoption=adoption,  # type: ignore[arg-type]
+            adoption_table_name=_adoption_table_name(annotations.get(ADOPTION_FIELDS), problems),
+            read_only=annotations.get(READ_ONLY) == "true",
+            allow_destructive=annotations.get(ALLOW_DESTRUCTIVE) == "true",
+            recreate_missing=annotations.get(RECREATE_MISSING) == "true",
+            # An unknown drift policy must never act: it reads as detect-only.
+            drift=None if drift is None else drift if drift in DRIFT_POLICIES else "detect-only",  # type: ignore
+            problems=tuple(problems),
+        )
+
+    def drift_policy(self, default: DriftPolicy) -> DriftPolicy:
+        """What a drift run may do here: detect-only when the run or ACK's read-only says so, else the
+        resource's own policy, else the run's default."""
+        if default == "detect-only" or self.read_only:
+            return "detect-only"
+        return self.drift or default
+
+
+def _adoption_table_name(raw: str | None, problems: list[Problem]) -> str | None:
+    if raw is None:
+        return None
+    try:
+        fields = json.loads(raw)
+    except ValueError:
+        fields = None
+    if not isinstance(fields, dict):
+        problems.append(Problem(_annotation(ADOPTION_FIELDS), 'not a JSON object such as {"tableName": "..."}'))
+        return None
+    name = fields.get("tableName")
+    return str(name) if name is not None else None
+
+
+@dataclass(frozen=True)
+class TableResource:
+    """One Table resource, typed. `spec_problems` says what AWS would refuse in the spec (ack/validate.py); `spec`
+    is None only when the spec does not even fit the model."""
+
+    namespace: str
+    name: str
+    generation: int | None
+    deleting: bool
+    has_finalizer: bool
+    policies: Policies
+    spec: TableSpec | None
+    spec_problems: tuple[Problem, ...]
+    status: TableStatus
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def table_name(self) -> str:
+        """The table the spec names, as written (also when the spec is not valid)."""
+        return str((self.raw.get("spec") or {}).get("tableName", ""))
+
+    @property
+    def owned_arn(self) -> str:
+        """The ARN of the table this resource made or adopted, from its status ("" before that)."""
+        metadata = self.status.ack_resource_metadata
+        return metadata.arn or "" if metadata else ""
+
+    @property
+    def managed_indexes(self) -> frozenset[str]:
+        return frozenset(self.status.managed_indexes or [])
+
+    @property
+    def raw_status(self) -> dict[str, Any]:
+        return self.raw.get("status") or {}
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> TableResource:
+        meta = raw.get("metadata") or {}
+        spec, problems = _spec(raw.get("spec") or {})
+        try:
+            status = TableStatus.model_validate(raw.get("status") or {})
+        except ValidationError:  # another controller's status we cannot read: start afresh
+            status = TableStatus()
+        return cls(
+            namespace=meta.get("namespace", "default"),
+            name=meta["name"],
+            generation=meta.get("generation"),
+            deleting=bool(meta.get("deletionTimestamp")),
+            has_finalizer=FINALIZER in (meta.get("finalizers") or []),
+            policies=Policies.from_annotations(meta.get("annotations") or {}),
+            spec=spec,
+            spec_problems=problems,
+            status=status,
+            raw=raw,
+        )
+
+
+def _spec(raw: dict[str, Any]) -> tuple[TableSpec | None, tuple[Problem, ...]]:
+    """The typed spec and what AWS would refuse in it; or None and the first problem the model finds."""
+    try:
+        spec = TableSpec.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = "spec." + ".".join(str(part) for part in first["loc"])
+        return None, (Problem(path, first["msg"]),)
+    return spec, tuple(validate(spec))
