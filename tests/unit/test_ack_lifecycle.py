@@ -1,0 +1,194 @@
+"""decide(): every lifecycle decision of the reconciler, case by case, without servers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ack.lifecycle import AWS, SANDBOX, Adopt, Converge, Create, Delete, Observe, Refuse, Retain, decide, refusal
+from ack.model import OWNER_TAG
+from ack.plan import Plan
+from tests.unit.resources import SPEC, live, resource
+
+
+# ------------------------------------------------------------------------------------------- creating
+
+
+def test_a_new_resource_creates_its_table_tagged_as_its_own():
+    decision = decide(resource(), None)
+    assert isinstance(decision, Create)
+    assert decision.params["TableName"] == "orders"
+    assert {"Key": OWNER_TAG, "Value": "shop/orders"} in decision.params["Tags"]
+
+
+def test_a_table_deleted_outside_the_cluster_is_created_again_only_on_opt_in():
+    refused = decide(resource(owned="orders"), None)
+    assert isinstance(refused, Refuse) and refused.reason == "TableMissing"
+    assert "ackflow.dev/recreate-missing" in refused.message
+    assert isinstance(decide(resource(annotations={"ackflow.dev/recreate-missing": "true"}, owned="orders"), None),
+                      Create)
+
+
+# ------------------------------------------------------------------------------------------- ownership
+
+
+def test_the_owners_table_converges():
+    decision = decide(resource(), live())
+    assert isinstance(decision, Converge) and decision.differences == []
+
+
+def test_a_table_owned_by_another_resource_is_never_touched():
+    decision = decide(resource(namespace="other"), live(owner="shop/orders"))
+    assert decision == Refuse("OwnedElsewhere", "the table orders is managed by the resource shop/orders")
+
+
+def test_a_foreign_table_is_refused_without_adoption():
+    decision = decide(resource(), live(owner=None))
+    assert isinstance(decision, Refuse) and decision.reason == "TableExists"
+    assert "services.k8s.aws/adoption-policy: adopt" in decision.message
+
+
+@pytest.mark.parametrize("policy", ["adopt", "adopt-or-create"])
+def test_adoption_tags_the_foreign_table(policy):
+    decision = decide(resource(annotations={"services.k8s.aws/adoption-policy": policy}), live(owner=None))
+    assert isinstance(decision, Adopt)
+    assert decision.step.api == "TagResource"
+    assert decision.step.params["Tags"] == [{"Key": OWNER_TAG, "Value": "shop/orders"}]
+
+
+def test_adopt_needs_a_table_and_adopt_or_create_makes_one():
+    assert decide(resource(annotations={"services.k8s.aws/adoption-policy": "adopt"}), None).reason == \
+        "NothingToAdopt"
+    assert isinstance(decide(resource(annotations={"services.k8s.aws/adoption-policy": "adopt-or-create"}), None),
+                      Create)
+
+
+def test_adoption_fields_must_name_the_specs_table():
+    annotations = {"services.k8s.aws/adoption-policy": "adopt",
+                   "services.k8s.aws/adoption-fields": json.dumps({"tableName": "other"})}
+    decision = decide(resource(annotations=annotations), live(owner=None))
+    assert isinstance(decision, Refuse) and decision.reason == "InvalidAnnotation"
+    assert "services.k8s.aws/adoption-fields" in decision.message and "'other'" in decision.message
+
+
+@pytest.mark.parametrize(("annotations", "field"), [
+    ({"services.k8s.aws/adoption-policy": "take"}, "metadata.annotations[services.k8s.aws/adoption-policy]"),
+    ({"services.k8s.aws/adoption-policy": "adopt", "services.k8s.aws/adoption-fields": "{not json"},
+     "metadata.annotations[services.k8s.aws/adoption-fields]"),
+    ({"services.k8s.aws/deletion-policy": "keep"}, "metadata.annotations[services.k8s.aws/deletion-policy]"),
+])
+def test_an_annotation_not_understood_is_refused_naming_it(annotations, field):
+    decision = decide(resource(annotations=annotations), live())
+    assert isinstance(decision, Refuse) and decision.reason == "InvalidAnnotation"
+    assert decision.message.startswith(field)
+
+
+# ------------------------------------------------------------------------------------------- the spec
+
+
+def test_a_rename_needs_a_new_resource_and_creates_nothing():
+    decision = decide(resource({**SPEC, "tableName": "orders-v2"}, owned="orders"), None)
+    assert isinstance(decision, Refuse) and decision.reason == "RequiresReplacement"
+    assert 'the table "orders" stays' in decision.message
+
+
+def test_a_key_schema_change_requires_replacement():
+    spec = {**SPEC, "attributeDefinitions": [*SPEC["attributeDefinitions"], {"attributeName": "at",
+                                                                              "attributeType": "N"}],
+            "keySchema": [*SPEC["keySchema"], {"attributeName": "at", "keyType": "RANGE"}]}
+    decision = decide(resource(spec), live())
+    assert isinstance(decision, Refuse) and decision.reason == "RequiresReplacement"
+    assert decision.message.startswith("spec.keySchema: requires replacement")
+
+
+def test_an_invalid_spec_is_refused_before_aws_is_asked():
+    spec = {**SPEC, "billingMode": "PROVISIONED"}  # no throughput
+    refused = refusal(resource(spec), AWS)
+    assert refused is not None and refused.reason == "InvalidSpec"
+    assert "spec.provisionedThroughput" in refused.message
+
+
+def test_what_the_endpoint_does_not_serve_is_refused_naming_the_field():
+    spec = {**SPEC, "contributorInsights": "ENABLED"}
+    assert refusal(resource(spec), AWS) is None
+    refused = refusal(resource(spec), SANDBOX)
+    assert refused == Refuse("Unsupported", "spec.contributorInsights: is not served by the sandbox's AWS endpoint")
+
+
+def test_an_index_the_spec_never_named_is_kept_without_the_opt_in():
+    extra = {"IndexName": "extra", "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+             "Projection": {"ProjectionType": "ALL"}, "IndexStatus": "ACTIVE"}
+    decision = decide(resource(), live(GlobalSecondaryIndexes=[extra]))
+    assert isinstance(decision, Refuse) and decision.reason == "DestructiveChange"
+    assert "ackflow.dev/allow-destructive" in decision.message
+    opted_in = decide(resource(annotations={"ackflow.dev/allow-destructive": "true"}),
+                      live(GlobalSecondaryIndexes=[extra]))
+    assert isinstance(opted_in, Converge) and opted_in.plan.steps[0].destructive
+    removed_from_spec = decide(resource(managed_indexes=["extra"]), live(GlobalSecondaryIndexes=[extra]))
+    assert isinstance(removed_from_spec, Converge) and not removed_from_spec.plan.steps[0].destructive
+
+
+def test_a_busy_table_is_waited_for():
+    decision = decide(resource({**SPEC, "tags": [{"key": "team", "value": "a"}], "tableClass":
+                                "STANDARD_INFREQUENT_ACCESS"}), live(status="UPDATING"))
+    assert isinstance(decision, Converge) and decision.plan.wait == "the table is UPDATING"
+    assert [s.api for s in decision.plan.steps] == ["TagResource"]  # tags go whatever the status
+
+
+def test_read_only_observes_and_changes_nothing():
+    decision = decide(resource({**SPEC, "tableClass": "STANDARD_INFREQUENT_ACCESS"},
+                               {"services.k8s.aws/read-only": "true"}), live(owner=None))
+    assert isinstance(decision, Observe)
+    assert [d.path for d in decision.differences] == ["spec.tableClass"]
+    assert decide(resource(annotations={"services.k8s.aws/read-only": "true"}), None).reason == "TableMissing"
+
+
+# ------------------------------------------------------------------------------------------- deleting
+
+
+def test_deleting_deletes_the_owned_table():
+    decision = decide(resource(deleting=True), live())
+    assert isinstance(decision, Delete) and [s.api for s in decision.plan.steps] == ["DeleteTable"]
+
+
+@pytest.mark.parametrize(("annotations", "namespace_policy"), [
+    ({"services.k8s.aws/deletion-policy": "retain"}, None),
+    ({}, "retain"),
+    ({"services.k8s.aws/read-only": "true"}, None),
+])
+def test_retain_keeps_the_table(annotations, namespace_policy):
+    decision = decide(resource(annotations=annotations, deleting=True), live(), namespace_deletion_policy=namespace_policy)
+    assert decision == Retain("the table orders was kept")
+
+
+def test_the_resources_own_policy_overrides_the_namespaces():
+    decision = decide(resource(annotations={"services.k8s.aws/deletion-policy": "delete"}, deleting=True), live(),
+                      namespace_deletion_policy="retain")
+    assert isinstance(decision, Delete) and decision.plan.steps
+
+
+def test_deleting_never_deletes_a_table_it_does_not_own():
+    decision = decide(resource(deleting=True), live(owner="other/orders"))
+    assert isinstance(decision, Retain) and "not managed by this resource" in decision.message
+
+
+def test_deleting_a_resource_whose_table_is_gone_releases_it():
+    assert decide(resource(deleting=True), None) == Delete(Plan())
+    assert decide(resource(deleting=True, finalizer=False), live()) == Delete(Plan())  # nothing of ours holds it
+
+
+def test_a_protected_table_is_deleted_only_once_the_spec_lifts_the_protection():
+    protected = live(DeletionProtectionEnabled=True)
+    refused = decide(resource({**SPEC, "deletionProtectionEnabled": True}, deleting=True), protected)
+    assert isinstance(refused, Refuse) and refused.reason == "DeletionProtected"
+    assert "set spec.deletionProtectionEnabled to false" in refused.message
+    allowed = decide(resource({**SPEC, "deletionProtectionEnabled": False}, deleting=True), protected)
+    assert isinstance(allowed, Delete) and [s.api for s in allowed.plan.steps] == ["UpdateTable", "DeleteTable"]
+
+
+def test_a_deletion_policy_not_understood_refuses_the_deletion():
+    decision = decide(resource(annotations={"services.k8s.aws/deletion-policy": "keep"}, deleting=True), live())
+    assert isinstance(decision, Refuse) and decision.reason == "InvalidAnnotation"
+    decision = decide(resource(deleting=True), live(), namespace_deletion_policy="keep")
+    assert isinstance(decision, Refuse) and "namespace" in decision.message
