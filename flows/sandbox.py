@@ -3,6 +3,8 @@
 Starts a real kube-apiserver with etcd and the local AWS endpoint on loopback, writes DIR/env,
 DIR/kubeconfig and DIR/bin/kubectl, prints a line with `ready`, and stops everything on SIGINT/SIGTERM.
 `--stop` stops the sandbox that runs from DIR (for example the one a flow started in the background).
+`--faults SPEC` changes the AWS faults of the sandbox running from DIR (the SANDBOX_AWS_FAULTS syntax, e.g.
+`dynamodb:CreateTable=error:1.0`; an empty SPEC clears them), in force at once, and exits.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import time
 from pathlib import Path
 
 from sandbox.processes import SandboxError
-from sandbox.stack import DEFAULT_DIR, Sandbox, running_pid
+from sandbox.aws import set_faults
+from sandbox.stack import DEFAULT_DIR, Sandbox, read_env_file, running_pid
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,10 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apiserver-port", type=int, help="kube-apiserver's port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--aws-port", type=int, help="the AWS endpoint's port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--stop", action="store_true", help="stop the sandbox running from DIR and exit")
+    parser.add_argument("--faults", metavar="SPEC", help="set the running sandbox's AWS faults (SANDBOX_AWS_FAULTS "
+                                                         "syntax; '' clears them) and exit")
     args = parser.parse_args(argv)
 
     if args.stop:
         return stop_running(args.dir)
+    if args.faults is not None:
+        return change_faults(args.dir, args.faults)
 
     stop_requested = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -55,6 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sandbox.stop()
     print("sandbox stopped", flush=True)
+    return 0
+
+
+def change_faults(folder: Path, spec: str) -> int:
+    env = read_env_file(folder.resolve())
+    if not env:
+        print(f"sandbox: none is running from {folder}", file=sys.stderr)
+        return 1
+    try:
+        faults = set_faults(env["AWS_ENDPOINT_URL"], env.get("AWS_ACCESS_KEY_ID"), spec)
+    except ValueError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 1
+    rules = ", ".join(f"{f['service']}:{f['operation']}={f['fault']}:{f['rate']:g}" for f in faults)
+    print(f"sandbox faults: {rules or 'none'}")
     return 0
 
 

@@ -11,17 +11,18 @@ import os
 import secrets
 import string
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from sandbox.processes import ManagedProcess, SandboxError, ensure_port_free, free_port
 
-__all__ = ["AwsEndpoint", "calls", "reset_calls"]
+__all__ = ["AwsEndpoint", "calls", "reset_calls", "set_faults"]
 
 
-def _request(endpoint: str, method: str, path: str, access_key_id: str | None) -> Any:
-    request = urllib.request.Request(endpoint.rstrip("/") + path, method=method)
+def _request(endpoint: str, method: str, path: str, access_key_id: str | None, body: bytes | None = None) -> Any:
+    request = urllib.request.Request(endpoint.rstrip("/") + path, method=method, data=body)
     if access_key_id:
         # The endpoint checks the access key id of the SigV4 credential scope, never the signature.
         request.add_header(
@@ -38,6 +39,17 @@ def calls(endpoint: str, access_key_id: str | None) -> list[dict[str, Any]]:
 
 def reset_calls(endpoint: str, access_key_id: str | None) -> None:
     _request(endpoint, "DELETE", "/_sandbox/calls", access_key_id)
+
+
+def set_faults(endpoint: str, access_key_id: str | None, spec: str) -> list[dict[str, Any]]:
+    """Replace a running endpoint's faults (SANDBOX_AWS_FAULTS syntax; "" clears them), in force at once; the
+    faults now in force. ValueError with the endpoint's reason when `spec` is malformed."""
+    try:
+        return _request(endpoint, "PUT", "/_sandbox/faults", access_key_id, spec.encode())["faults"]
+    except urllib.error.HTTPError as exc:
+        if exc.code == 400:
+            raise ValueError(json.load(exc)["message"]) from None
+        raise
 
 
 class AwsEndpoint:

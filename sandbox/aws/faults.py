@@ -53,15 +53,16 @@ def _parse_rule(rule: str) -> Fault:
     return Fault(match["service"], match["operation"], match["fault"], rate)
 
 
-def parse_faults(text: str) -> list[Fault]:
-    """`service:Operation=throttle|error:rate,...`; ValueError quoting the first bad rule."""
+def parse_faults(text: str, source: str = "SANDBOX_AWS_FAULTS") -> list[Fault]:
+    """`service:Operation=throttle|error:rate,...`; ValueError naming `source` and quoting the first bad rule."""
     faults = []
     for rule in filter(None, (part.strip() for part in text.split(","))):
         try:
             faults.append(_parse_rule(rule))
         except ValueError as e:
-            raise ValueError(f"SANDBOX_AWS_FAULTS: bad rule {rule!r}: {e}") from None
+            raise ValueError(f"{source}: bad rule {rule!r}: {e}") from None
     return faults
+
 
 class Faults:
     """Draws, for each call, whether one of the matching faults strikes (first match first)."""

@@ -250,7 +250,7 @@ class Endpoint:
         call = parse_call(environ, body)
         refusal = self._bad_key(call)
         if path.startswith("/_sandbox/"):
-            return self._sandbox(environ, start_response, call, refusal)
+            return self._sandbox(environ, start_response, call, refusal, body)
         refusal = refusal or self.faults.pick(call)
         rules = [rule for rule in self.rules if rule.applies(call)]
         if refusal is None and not rules:
@@ -300,7 +300,7 @@ class Endpoint:
         return [body]
 
     def _sandbox(
-        self, environ: Environ, start_response: StartResponse, call: Call, refusal: Refusal | None
+        self, environ: Environ, start_response: StartResponse, call: Call, refusal: Refusal | None, body: bytes
     ) -> Iterable[bytes]:
         if refusal is not None:
             return _reply(start_response, *error_response(call, refusal))
@@ -309,6 +309,14 @@ class Endpoint:
             if method == "DELETE":
                 self.calls.clear()
             return _json_reply(start_response, 200, self.calls.entries())
+        if path == "/_sandbox/faults" and method in ("GET", "PUT"):
+            if method == "PUT":  # the SANDBOX_AWS_FAULTS syntax; empty clears them; in force from the next call
+                try:
+                    faults = parse_faults(body.decode("utf-8", "replace"), "--faults")
+                except ValueError as exc:
+                    return _json_reply(start_response, 400, {"message": str(exc)})
+                self.faults = Faults(faults, self.settings.fault_seed)
+            return _json_reply(start_response, 200, {"faults": [dataclasses.asdict(f) for f in self.faults.faults]})
         return _json_reply(start_response, 404, {"message": f"no {method} {path}"})
 
 

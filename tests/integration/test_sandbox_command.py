@@ -55,6 +55,7 @@ def test_sandbox_command_serves_until_interrupted(tmp_path):
         )
         assert aws.returncode == 0, aws.stderr
         assert aws.stdout.startswith("http://127.0.0.1:") and "[]" in aws.stdout
+        _faults_change_at_once(folder)
 
         children = _children(proc.pid)
         assert len(children) >= 3  # etcd, kube-apiserver, the AWS endpoint
@@ -118,3 +119,24 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def _faults_change_at_once(folder: Path) -> None:
+    """`--faults SPEC` on the running sandbox: in force for the next call, cleared by an empty SPEC."""
+    def list_tables() -> subprocess.CompletedProcess[str]:
+        return _in_sourced_shell(folder, f"{sys.executable} -c 'import boto3, botocore.config; "
+                                         "c = boto3.client(\"dynamodb\", config=botocore.config.Config("
+                                         "retries={\"total_max_attempts\": 1})); c.list_tables()'")
+
+    def faults(spec: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "flows.sandbox", "--dir", str(folder), "--faults", spec],
+                              cwd=REPO, capture_output=True, text=True, timeout=60)
+
+    failing = faults("dynamodb:ListTables=error:1.0")
+    assert failing.returncode == 0 and "dynamodb:ListTables=error:1" in failing.stdout, failing.stderr
+    assert "InternalServerError" in list_tables().stderr
+    cleared = faults("")
+    assert cleared.returncode == 0 and "sandbox faults: none" in cleared.stdout
+    assert list_tables().returncode == 0
+    bad = faults("dynamodb:ListTables=slow:1")
+    assert bad.returncode == 1 and "--faults: bad rule 'dynamodb:ListTables=slow:1'" in bad.stderr
