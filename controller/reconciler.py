@@ -13,7 +13,8 @@ from typing import Any
 
 import urllib3
 from kubernetes import client
-from prefect import get_run_logger, task
+from prefect import task
+from prefect.states import Completed, Failed, State
 from prefect.cache_policies import NO_CACHE
 
 from ack import conditions as cond
@@ -56,27 +57,41 @@ def requeue_times(target: Target) -> RequeueTimes:
     return RequeueTimes.sandbox() if target.kind == "sandbox" else RequeueTimes()
 
 
-@task(name="reconcile", task_run_name="reconcile {namespace}/{name}", cache_policy=NO_CACHE)
 def reconcile(target: Target, namespace: str, name: str) -> Result:
-    """One round for the Table resource `namespace/name`: its table brought a step closer to its spec (or
-    deleted), its status written, and when to come back."""
+    """The one entrance: one round for the Table resource `namespace/name` (a Prefect task run, named after it,
+    whose final state says the outcome), and when to come back."""
+    value = reconcile_round(target, namespace, name, return_state=True).result(raise_on_failure=False)
+    if isinstance(value, BaseException):  # the round itself crashed (a bug): the worker backs off
+        raise value
+    return value
+
+
+@task(name="reconcile", task_run_name="reconcile {namespace}/{name}", cache_policy=NO_CACHE, persist_result=False)
+def reconcile_round(target: Target, namespace: str, name: str) -> State:
+    """Its table brought a step closer to the spec (or deleted), its status written; the outcome as the task
+    run's state: Synced (or Deleted, Retained, Gone), Requeued, or Terminal (failed until the resource changes)."""
+    result = _round(target, namespace, name)
+    message = describe(result)
+    match result:
+        case Synced(state):
+            return Completed(data=result, message=message, name=state)
+        case Requeue():
+            return Completed(data=result, message=message, name="Requeued")
+    return Failed(data=result, message=message, name="Terminal")
+
+
+def _round(target: Target, namespace: str, name: str) -> Result:
     try:
         raw = read_resource.fn(target, namespace, name)
         if raw is None:
-            return _said(Synced("Gone", "the resource no longer exists"))
-        return _said(_Round(target, TableResource.parse(raw)).run())
+            return Synced("Gone", "the resource no longer exists")
+        return _Round(target, TableResource.parse(raw)).run()
     except Conflict as exc:  # changed while we worked: read it again at once, never overwrite blindly
-        return _said(Requeue("Conflict", str(exc), after=0.0))
+        return Requeue("Conflict", str(exc), after=0.0)
     except client.ApiException as exc:
-        return _said(Requeue("KubernetesError", f"the API server answered {exc.status} {exc.reason}"))
+        return Requeue("KubernetesError", f"the API server answered {exc.status} {exc.reason}")
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        return _said(Requeue("KubernetesUnreachable", f"the API server cannot be reached ({type(exc).__name__})"))
-
-
-def _said(result: Result) -> Result:
-    """The outcome, in the run's log: one line, never a traceback for what is expected."""
-    get_run_logger().info("%s", describe(result))
-    return result
+        return Requeue("KubernetesUnreachable", f"the API server cannot be reached ({type(exc).__name__})")
 
 
 class _Round:
@@ -167,7 +182,7 @@ class _Round:
         try:
             namespace_policy = None
             if resource.policies.deletion is None:  # the namespace's default applies: read it
-                namespace_policy = namespace_annotations.fn(self.target, resource.namespace).get(
+                namespace_policy = namespace_annotations(self.target, resource.namespace).get(
                     NAMESPACE_DELETION_POLICY)
             live = read_live(self.target, resource.spec) if resource.spec is not None else None
             return self._delete(decide(resource, live, self.capabilities, namespace_policy), live)

@@ -194,7 +194,7 @@ def record_checks(target: Target, resources: dict[str, TableResource], checks: l
                                old.get("observedGeneration"))
             new["lastDriftCheck"] = record
         try:
-            write_status.fn(target, raw, new)
+            write_status(target, raw, new)
             patched += 1
         except Conflict:  # changed meanwhile (a reconcile ran): its own status wins; checked again next time
             get_run_logger().info("%s changed during the drift check; its record is left to the next run", check.key)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
+from prometheus_client import Counter
 from pydantic import BaseModel, Field
 from urllib3 import Retry
 
@@ -47,6 +48,34 @@ class RetryCounter:
 
 
 AWS_RETRIES = RetryCounter()
+
+# ACK's names for its AWS calls, so its dashboards work; the controller serves them on /metrics.
+AWS_REQUESTS = Counter("ack_outbound_api_requests", "AWS calls made, by service and operation.",
+                       ["service", "op_type", "op_id"])
+AWS_REQUEST_ERRORS = Counter("ack_outbound_api_requests_error", "AWS calls answered with an error, by error code.",
+                             ["service", "op_type", "op_id", "error_code"])
+
+
+def _op_type(operation: str) -> str:
+    """ACK's op_type label: READ_ONE, READ_MANY, CREATE, UPDATE, DELETE, or the operation's verb."""
+    for prefix, kind in (("Describe", "READ_ONE"), ("Get", "READ_ONE"), ("List", "READ_MANY"), ("Create", "CREATE"),
+                         ("Delete", "DELETE"), ("Update", "UPDATE"), ("Put", "UPDATE"), ("Tag", "UPDATE"),
+                         ("Untag", "UPDATE")):
+        if operation.startswith(prefix):
+            return kind
+    return operation
+
+
+def count_call(model=None, parsed: dict | None = None, **_) -> None:
+    """botocore's after-call hook: one more call (and, if answered with an error, one more error)."""
+    if model is None:
+        return
+    service, operation = model.service_model.service_name, model.name
+    labels = (service, _op_type(operation), operation)
+    AWS_REQUESTS.labels(*labels).inc()
+    code = ((parsed or {}).get("Error") or {}).get("Code")
+    if code:
+        AWS_REQUEST_ERRORS.labels(*labels, code).inc()
 
 
 class TargetError(RuntimeError):
@@ -151,6 +180,7 @@ def _new_aws_client(service: str, region: str, endpoint_url: str | None, credent
     session = _session(endpoint_url, credentials_block)
     client = session.client(service, region_name=region, endpoint_url=endpoint_url, config=AWS_CONFIG)
     client.meta.events.register("after-call", AWS_RETRIES.observe)  # every answer, success or error
+    client.meta.events.register("after-call", count_call)
     return client
 
 

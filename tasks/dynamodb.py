@@ -68,10 +68,9 @@ def _resource_policy(ddb, arn: str) -> str | None:
         raise
 
 
-@task(cache_policy=NO_CACHE, task_run_name="{step.api}: {step.reason}")
 def run_step(target: Target, step: Step) -> dict[str, Any] | ReconcileError:
     """One planned DynamoDB call: AWS's answer, or its refusal as the reconcile error of its kind (ack.errors).
-    A refusal is an answer, not a crash of the step: it is logged in one line, and the caller decides."""
+    A refusal is an answer, not a crash: the caller decides. Each call is a line in the reconcile's log."""
     logger = get_run_logger()
     logger.info("%s: %s", step.api, step.reason)
     try:
@@ -82,7 +81,7 @@ def run_step(target: Target, step: Step) -> dict[str, Any] | ReconcileError:
         error = TerminalError("InvalidParameter", f"{step.api}: {exc}")
     except BotoCoreError as exc:
         error = RecoverableError("AWSUnreachable", f"{step.api}: {exc}")
-    logger.info("refused: %s", error.message)
+    logger.info("%s refused: %s", step.api, error.message)
     return error
 
 

@@ -1,7 +1,9 @@
 """Table resources on the Kubernetes API server: the CRD, reads, server-side apply, finalizers, status.
 
 Every write carries the resourceVersion it was computed from, so a concurrent change answers 409 and
-the caller re-reads instead of overwriting it.
+the caller re-reads instead of overwriting it. The steps a reconcile makes (finalizer, status, the namespace's
+policy) are plain functions: a reconcile is one Prefect task run, and a task run per step would cost more
+than the step.
 """
 
 from __future__ import annotations
@@ -154,7 +156,6 @@ def _merge_patch(target: Target, resource: dict[str, Any], body: dict[str, Any],
         raise
 
 
-@task(cache_policy=NO_CACHE)
 def set_finalizer(target: Target, resource: dict[str, Any], present: bool) -> dict[str, Any]:
     finalizers = [f for f in resource["metadata"].get("finalizers", []) if f != FINALIZER]
     if present:
@@ -164,14 +165,12 @@ def set_finalizer(target: Target, resource: dict[str, Any], present: bool) -> di
     return _merge_patch(target, resource, {"metadata": {"finalizers": finalizers}})
 
 
-@task(cache_policy=NO_CACHE)
 def write_status(target: Target, resource: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
     """Replace the status through the /status subresource, guarded by the resource's resourceVersion."""
     removed = {key: None for key in resource.get("status", {}) if key not in status}  # merge-patch deletes
     return _merge_patch(target, resource, {"status": {**removed, **status}}, status=True)
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
 def namespace_annotations(target: Target, namespace: str) -> dict[str, str]:
     return client.CoreV1Api(target.kube_api()).read_namespace(namespace).metadata.annotations or {}
 

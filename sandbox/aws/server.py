@@ -51,6 +51,7 @@ class Settings:
     table_delay: float = 0.5
     index_delay: float = 0.5
     msk_delay: float = 1.0
+    latency: float = 0.0  # every answer this much later: AWS's round trip (moto answers in about a millisecond)
     ttl_window: float = 3600.0  # AWS: one Time to Live change per hour
     billing_window: float = 86400.0  # AWS: one switch to PROVISIONED per 24 hours
     faults: tuple[Fault, ...] = ()
@@ -64,6 +65,7 @@ class Settings:
             table_delay=_seconds(env, "SANDBOX_AWS_TABLE_DELAY", cls.table_delay),
             index_delay=_seconds(env, "SANDBOX_AWS_INDEX_DELAY", cls.index_delay),
             msk_delay=_seconds(env, "SANDBOX_AWS_MSK_DELAY", cls.msk_delay),
+            latency=_seconds(env, "SANDBOX_AWS_LATENCY", cls.latency),
             ttl_window=_seconds(env, "SANDBOX_AWS_TTL_WINDOW", cls.ttl_window),
             billing_window=_seconds(env, "SANDBOX_AWS_BILLING_WINDOW", cls.billing_window),
             faults=tuple(parse_faults(env.get("SANDBOX_AWS_FAULTS", ""))),
@@ -251,6 +253,8 @@ class Endpoint:
         refusal = self._bad_key(call)
         if path.startswith("/_sandbox/"):
             return self._sandbox(environ, start_response, call, refusal, body)
+        if self.settings.latency:  # each request in a thread of its own: waits overlap, as against AWS
+            time.sleep(self.settings.latency)
         refusal = refusal or self.faults.pick(call)
         rules = [rule for rule in self.rules if rule.applies(call)]
         if refusal is None and not rules:

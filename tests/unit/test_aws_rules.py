@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from typing import Any
 
 import pytest
 from botocore.parsers import create_parser
 from moto.dynamodb.models import DynamoDBBackend
-from werkzeug.test import EnvironBuilder
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from sandbox.aws.faults import Fault, Faults, parse_faults
 from sandbox.aws.rules import (
@@ -32,7 +34,7 @@ from sandbox.aws.rules import (
     kms_key_arn,
     table_key,
 )
-from sandbox.aws.server import Settings, error_response, parse_call
+from sandbox.aws.server import Endpoint, Settings, error_response, parse_call
 
 ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t"
 KEY = [{"AttributeName": "pk", "KeyType": "HASH"}]
@@ -409,8 +411,10 @@ def test_throttling_reads_as_throttling_to_botocore(protocol: str, service: str,
 
 
 def test_settings_from_env() -> None:
-    settings = Settings.from_env({"SANDBOX_AWS_TABLE_DELAY": "0", "SANDBOX_AWS_FAULTS": "sts:*=error:0.5"})
+    settings = Settings.from_env({"SANDBOX_AWS_TABLE_DELAY": "0", "SANDBOX_AWS_FAULTS": "sts:*=error:0.5",
+                                  "SANDBOX_AWS_LATENCY": "0.02"})
     assert (settings.table_delay, settings.index_delay, settings.msk_delay) == (0.0, 0.5, 1.0)
+    assert (settings.latency, Settings.from_env({}).latency) == (0.02, 0.0)
     assert settings.faults == (Fault("sts", "*", "error", 0.5),) and settings.access_key_id is None
     for bad in ("-1", "soon", "inf"):
         with pytest.raises(ValueError, match=f"SANDBOX_AWS_MSK_DELAY='{bad}'"):
@@ -460,3 +464,15 @@ def test_parse_cbor_and_presigned_and_unsigned_calls() -> None:
     sigv2 = call_of("GET", "/bucket/key", query_string="AWSAccessKeyId=AKIAV2&Signature=x&Expires=1")
     assert (sigv2.access_key_id, sigv2.service, sigv2.protocol) == ("AKIAV2", "s3", "rest-xml")
     assert call_of("GET", "/moto-api/").access_key_id is None
+
+
+def test_latency_holds_each_answer_back() -> None:
+    latency = 0.2
+    endpoint = Endpoint(Settings(latency=latency))
+    environ = EnvironBuilder(method="POST", path="/", data=b"{}", headers={
+        **auth("dynamodb"), "X-Amz-Target": "DynamoDB_20120810.ListTables",
+        "Content-Type": "application/x-amz-json-1.0"}).get_environ()
+    started = time.monotonic()
+    body = b"".join(run_wsgi_app(endpoint, environ, buffered=True)[0])
+    assert time.monotonic() - started >= latency
+    assert json.loads(body) == {"TableNames": []}
