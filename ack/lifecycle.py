@@ -14,7 +14,7 @@ from typing import Any
 from ack.delta import Difference, delta
 from ack.model import ADOPTION_FIELDS, ADOPTION_POLICY, ALLOW_DESTRUCTIVE, OWNER_TAG, RECREATE_MISSING
 from ack.normalize import LiveTable
-from ack.plan import Plan, Step, create_table_params, delete_table, plan
+from ack.plan import Plan, Step, busy, create_table_params, delete_table, plan
 from ack.resource import DELETION_POLICIES, TableResource
 from ack.validate import Problem, unsupported
 
@@ -158,6 +158,8 @@ def _converge(resource: TableResource, live: LiveTable) -> Refuse | Converge:
     spec = resource.spec
     assert spec is not None
     differences = delta(spec, live.observed.spec)
+    if not differences:  # as the spec says, but synced only once AWS is done with it (ACK: ACTIVE)
+        return Converge(Plan(wait=busy(live.observed)))
     round_ = plan(differences, live.observed, spec, allow_destructive=resource.policies.allow_destructive,
                   known_indexes=resource.managed_indexes)
     if round_.replacements:

@@ -82,8 +82,8 @@ def plan(
     steps = round_.tags() + round_.policy()
     if not {d.field for d in differences} - _SIDE_FIELDS:
         return Plan(steps)
-    if busy := _busy(observed):
-        return Plan(steps, wait=busy)
+    if waiting := busy(observed):
+        return Plan(steps, wait=waiting)
 
     def permitted(step: Step) -> bool:
         return allow_destructive or not step.destructive
@@ -154,7 +154,7 @@ def create_table_params(spec: TableSpec) -> dict[str, Any]:
     return params
 
 
-def _busy(observed: Observed) -> str:
+def busy(observed: Observed) -> str:
     """Why AWS would refuse an update now, or "" ("nothing while UPDATING", one index change at a time)."""
     if observed.table_status != "ACTIVE":
         return f"the table is {observed.table_status}"

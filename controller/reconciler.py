@@ -146,18 +146,18 @@ class _Round:
                 self.conditions = cond.adopted(self.conditions, f"took over the existing table {live.name}")
                 return None
             case Converge(plan, differences):
-                if not differences:
-                    self.managed_indexes = [i.index_name for i in self.resource.spec.global_secondary_indexes or []]
-                    self.conditions = cond.synced(self.conditions)
-                    return Synced()
-                if plan.wait:
-                    return self._pending(plan.wait, self.times.busy(live.observed.table_status))
                 for step in plan.steps:
                     answer = self._call(step.api, step.params, step.reason)
                     if step.api == "UpdateTable":  # AWS takes no other call until the table is ACTIVE again
                         self.describe = answer.get("TableDescription") or self.describe
                         return self._pending(f"{step.reason}: the table is UPDATING", self.times.updating)
-                return None
+                if plan.wait:
+                    return self._pending(plan.wait, self.times.busy(live.observed.table_status))
+                if not differences:
+                    self.managed_indexes = [i.index_name for i in self.resource.spec.global_secondary_indexes or []]
+                    self.conditions = cond.synced(self.conditions)
+                    return Synced()
+                return None  # calls AWS takes the next one after at once (tags, Time to Live): read again
             case Observe(differences):
                 if not differences:
                     self.conditions = cond.synced(self.conditions)

@@ -27,9 +27,11 @@ from sandbox.stack import DEFAULT_DIR, read_env_file, start_detached
 
 TargetKind = Literal["sandbox", "aws"]
 
-# botocore's standard retry mode: throttling and 5xx are retried with backoff, as against AWS.
-# The app id marks the project's calls in CloudTrail (and in the sandbox endpoint's call log).
-AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32,
+# botocore's standard retry mode: throttling and 5xx are retried with backoff, as against AWS. Three attempts in
+# all (botocore's default, and ACK's SDK's): what still fails comes back through the controller's queue, with a
+# backoff per resource, rather than holding a worker for a minute. The app id marks the project's calls in
+# CloudTrail (and in the sandbox endpoint's call log).
+AWS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=32,
                     user_agent_appid="ackflow")
 
 

@@ -7,6 +7,7 @@ Nothing here waits for a table to change: a reconcile does one round and returns
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -85,8 +86,14 @@ def run_step(target: Target, step: Step) -> dict[str, Any] | ReconcileError:
     return error
 
 
+# A scan reads again what failed, after these pauses: the SDK's own retries are few (tasks/connections.py), so
+# that the controller's failures come back through its queue's backoff instead of holding a worker.
+SCAN_RETRY_PAUSES = (1.0, 2.0)
+
+
 @task(cache_policy=NO_CACHE)
-def read_tables(target: Target, specs: dict[str, TableSpec], concurrency: int = 16) -> dict[str, LiveTable | None | str]:
+def read_tables(target: Target, specs: dict[str, TableSpec],
+                concurrency: int = 16) -> dict[str, LiveTable | None | str]:
     """Many tables at once, in one task (a task per table would cost more than the reads), with bounded
     concurrency over one pooled client. Each key maps to the table, None (missing) or the error's message."""
     def read_one(spec: TableSpec) -> LiveTable | None | str:
@@ -97,8 +104,16 @@ def read_tables(target: Target, specs: dict[str, TableSpec], concurrency: int = 
         except (ClientError, BotoCoreError) as exc:
             return str(exc)
 
+    read: dict[str, LiveTable | None | str] = {}
+    todo = dict(specs)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        return dict(zip(specs, pool.map(read_one, specs.values())))
+        for pause in (0.0, *SCAN_RETRY_PAUSES):
+            time.sleep(pause)
+            read.update(zip(todo, pool.map(read_one, todo.values())))
+            todo = {key: spec for key, spec in todo.items() if isinstance(read[key], str)}
+            if not todo:
+                break
+    return read
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)

@@ -213,6 +213,8 @@ class CallLog:
     def record(self, call: Call, status: int) -> None:
         entry = {"service": call.service, "operation": call.operation, "time": time.time(), "status": status,
                  "app": call.app}
+        if call.service == "dynamodb" and (table := table_key(call)[1] or _arn_table(call)):
+            entry["table"] = table  # which table a DynamoDB call was about: "created exactly once" tests
         if changes := index_changes(call):  # which GSIs an UpdateTable created or deleted: data safety tests
             entry["index_changes"] = [list(change) for change in changes]
         self._calls.append(entry)
@@ -222,6 +224,11 @@ class CallLog:
 
     def clear(self) -> None:
         self._calls.clear()
+
+
+def _arn_table(call: Call) -> str:
+    """The table a call names by ARN (tagging, resource policies), or ""."""
+    return str(call.params.get("ResourceArn", "")).partition(":table/")[2].split("/")[0]
 
 
 def moto_table(call: Call) -> Table | None:

@@ -73,9 +73,11 @@ def test_deploy_watch_applies_cleanly_and_grants_only_what_the_watch_needs(sandb
     assert "deployment.apps/ackflow-watch" in applied.stdout
     allowed = [("watch", TABLES, "--all-namespaces"), ("patch", TABLES, "-n", "default"),
                ("patch", TABLES, "--subresource=status", "-n", "default"), ("get", "namespaces"),
-               ("create", "events", "-n", "default"), ("get", f"customresourcedefinitions/{TABLES}")]
+               ("create", "events", "-n", "default"), ("get", f"customresourcedefinitions/{TABLES}"),
+               ("update", "leases", "-n", "ackflow-system")]
     refused = [("delete", TABLES, "-n", "default"), ("create", TABLES, "-n", "default"), ("get", "secrets", "-A"),
-               ("create", "customresourcedefinitions"), ("get", "customresourcedefinitions/other.example.com")]
+               ("create", "customresourcedefinitions"), ("get", "customresourcedefinitions/other.example.com"),
+               ("create", "leases", "-n", "default")]
     for verb_and_resource in allowed:
         assert kubectl(sandbox, "auth", "can-i", *verb_and_resource, user=SERVICE_ACCOUNT).returncode == 0, \
             verb_and_resource

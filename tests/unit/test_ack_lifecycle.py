@@ -136,6 +136,19 @@ def test_a_busy_table_is_waited_for():
     assert [s.api for s in decision.plan.steps] == ["TagResource"]  # tags go whatever the status
 
 
+def test_a_table_as_the_spec_says_is_synced_only_once_aws_is_done_with_it():
+    index = {"IndexName": "by-id", "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+             "Projection": {"ProjectionType": "ALL"}, "IndexStatus": "CREATING"}
+    spec = {**SPEC, "globalSecondaryIndexes": [{"indexName": "by-id", "projection": {"projectionType": "ALL"},
+                                                "keySchema": [{"attributeName": "id", "keyType": "HASH"}]}]}
+    decision = decide(resource(spec), live(status="UPDATING", GlobalSecondaryIndexes=[index]))
+    assert decision == Converge(Plan(wait="the table is UPDATING"), [])
+    decision = decide(resource(spec), live(GlobalSecondaryIndexes=[index]))
+    assert decision == Converge(Plan(wait="index by-id is CREATING"), [])
+    assert decide(resource(spec), live(GlobalSecondaryIndexes=[{**index, "IndexStatus": "ACTIVE"}])) == \
+        Converge(Plan(), [])
+
+
 def test_read_only_observes_and_changes_nothing():
     decision = decide(resource({**SPEC, "tableClass": "STANDARD_INFREQUENT_ACCESS"},
                                {"services.k8s.aws/read-only": "true"}), live(owner=None))
@@ -158,7 +171,8 @@ def test_deleting_deletes_the_owned_table():
     ({"services.k8s.aws/read-only": "true"}, None),
 ])
 def test_retain_keeps_the_table(annotations, namespace_policy):
-    decision = decide(resource(annotations=annotations, deleting=True), live(), namespace_deletion_policy=namespace_policy)
+    decision = decide(resource(annotations=annotations, deleting=True), live(),
+                      namespace_deletion_policy=namespace_policy)
     assert decision == Retain("the table orders was kept")
 
 

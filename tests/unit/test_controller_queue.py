@@ -122,7 +122,8 @@ def test_a_rate_window_says_when_to_try_again():
 def test_results_read_as_one_line():
     assert describe(Synced()) == "Synced"
     assert describe(Synced("Retained", "the table t was kept")) == "Retained: the table t was kept"
-    assert describe(Terminal("TableExists", "a table named t exists")) == "Terminal (TableExists): a table named t exists"
+    assert describe(Terminal("TableExists", "a table named t exists")) == \
+        "Terminal (TableExists): a table named t exists"
     assert describe(Requeue("Pending", "the table is CREATING", after=0.5)) == \
         "requeued in 0.5 s (Pending): the table is CREATING"
     assert describe(Requeue("InternalServerError", "CreateTable: ...")) == \
