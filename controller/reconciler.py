@@ -14,7 +14,7 @@ from typing import Any
 import urllib3
 from kubernetes import client
 from prefect import task
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, State
 from prefect.cache_policies import NO_CACHE
 
 from ack import conditions as cond
@@ -69,15 +69,12 @@ def reconcile(target: Target, namespace: str, name: str) -> Result:
 @task(name="reconcile", task_run_name="reconcile {namespace}/{name}", cache_policy=NO_CACHE, persist_result=False)
 def reconcile_round(target: Target, namespace: str, name: str) -> State:
     """Its table brought a step closer to the spec (or deleted), its status written; the outcome as the task
-    run's state: Synced (or Deleted, Retained, Gone), Requeued, or Terminal (failed until the resource changes)."""
+    run's state: Synced (or Deleted, Retained, Gone), Requeued, or Terminal (until the resource changes)."""
     result = _round(target, namespace, name)
-    message = describe(result)
-    match result:
-        case Synced(state):
-            return Completed(data=result, message=message, name=state)
-        case Requeue():
-            return Completed(data=result, message=message, name="Requeued")
-    return Failed(data=result, message=message, name="Terminal")
+    # A Terminal resource is not a crash of the round (Prefect would log a failed state twice, at length): the
+    # state's name says it, and its message why.
+    name = result.state if isinstance(result, Synced) else "Requeued" if isinstance(result, Requeue) else "Terminal"
+    return Completed(data=result, message=describe(result), name=name)
 
 
 def _round(target: Target, namespace: str, name: str) -> Result:

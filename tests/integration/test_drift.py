@@ -4,6 +4,7 @@ reported) per policy, never losing an item; a second run finds everything in syn
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -212,3 +213,78 @@ def test_a_key_schema_difference_is_refused_once_and_touches_nothing(target, clu
     assert result.failures == 0 and result.drift_found and result.counts["REFUSED"] == 1
     assert _mutations(aws_calls) == []
     assert _items(target, table) == ITEMS
+
+
+def test_remediation_goes_through_reconcile_so_no_guard_is_skipped(target, cluster, aws_calls, tmp_path):
+    """Each resource reconcile refuses (or only observes) is left untouched by a remediating drift run over every
+    namespace, and reported once with reconcile's reason: a foreign table claimed without adoption, a table that
+    a resource in another namespace owns, a read-only resource, a rename, a key-schema change."""
+    ddb, run = dynamodb(target), unique("guards")
+    labels = {"drift-run": run}
+    ns_a, ns_b = _namespace(cluster), _namespace(cluster)
+    keys = [{"attributeName": "id", "attributeType": "S"}], [{"attributeName": "id", "keyType": "HASH"}]
+    provisioned = {"billingMode": "PROVISIONED", "provisionedThroughput": THROUGHPUT,
+                   "tags": [{"key": "team", "value": "mine"}]}
+
+    def spec(table: str, **extra: Any) -> dict[str, Any]:
+        return {"tableName": table, "attributeDefinitions": keys[0], "keySchema": keys[1],
+                "billingMode": "PAY_PER_REQUEST", **extra}
+
+    def labelled(name: str, body: dict[str, Any], namespace: str, **annotations: str) -> dict[str, Any]:
+        resource = manifest(name, body, namespace, annotations or None)
+        resource["metadata"]["labels"] = labels
+        return resource
+
+    foreign, owned, observed, renamed, rekeyed = (unique(p) for p in ("foreign", "owned", "observed", "renamed",
+                                                                       "rekeyed"))
+    for table in (foreign, observed):  # made outside the cluster
+        ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"}], KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            Tags=[{"Key": "team", "Value": "other"}])
+        settle(target, table)
+    outcomes = apply([labelled("owner", spec(owned, tags=[{"key": "team", "value": "a"}]), ns_a),
+                      labelled("renamed", spec(renamed), ns_a), labelled("rekeyed", spec(rekeyed), ns_a)])
+    assert [o.state for o in outcomes] == ["Synced"] * 3
+    outcomes = apply([
+        labelled("claims-foreign", spec(foreign, **provisioned), ns_b),
+        labelled("claims-owned", spec(owned, **provisioned), ns_b),
+        labelled("read-only", spec(observed, tableClass="STANDARD_INFREQUENT_ACCESS",
+                                   tags=[{"key": "team", "value": "other"}]), ns_b,
+                 **{"services.k8s.aws/read-only": "true"}),
+        labelled("renamed", spec(renamed + "-v2"), ns_a),
+        labelled("rekeyed", {**spec(rekeyed), "attributeDefinitions": [*keys[0], {"attributeName": "at",
+                                                                                  "attributeType": "N"}],
+                             "keySchema": [*keys[1], {"attributeName": "at", "keyType": "RANGE"}]}, ns_a),
+    ])
+    assert [o.state for o in outcomes] == ["Terminal", "Terminal", "Synced", "Terminal", "Terminal"]
+    tables = [foreign, owned, observed, renamed, rekeyed]
+    for table in tables:
+        for i in range(ITEMS):
+            ddb.put_item(TableName=table, Item={"id": {"S": f"item-{i}"}})
+    before = {t: (describe(target, t), ddb.list_tags_of_resource(ResourceArn=_arn(ddb, t))["Tags"]) for t in tables}
+
+    aws_calls.reset()
+    report = tmp_path / "guards.json"
+    result = drift(label_selector=f"drift-run={run}", report_path=str(report))  # every namespace
+    rows = json.loads(report.read_text())
+
+    touched = [c for c in aws_calls.entries() if c["operation"].startswith(MUTATING) and c.get("table") in tables]
+    assert touched == []
+    by_resource = Counter((row["namespace"], row["resource"]) for row in rows)
+    assert set(by_resource.values()) == {1}, rows  # each reported once
+    found = {(row["namespace"], row["resource"]): (row["class"], row["action"], row["message"]) for row in rows}
+    assert found[(ns_a, "owner")][0] == "IN_SYNC"
+    expected = {(ns_b, "claims-foreign"): ("REFUSED", "refused", "already exists and this resource does not own it"),
+                (ns_b, "claims-owned"): ("REFUSED", "refused", f"managed by the resource {ns_a}/owner"),
+                (ns_b, "read-only"): ("DRIFTED", "reported", "read-only"),
+                (ns_a, "renamed"): ("REFUSED", "refused", "renaming needs a new resource"),
+                (ns_a, "rekeyed"): ("REFUSED", "refused", "spec.keySchema: requires replacement")}
+    for key, (drift_class, action, reason) in expected.items():
+        assert found[key][:2] == (drift_class, action) and reason in found[key][2], (key, found[key])
+    assert result.failures == 0 and result.remediated == 0
+    for table in tables:  # settings, tags and items as they were
+        described, tags = describe(target, table), ddb.list_tags_of_resource(ResourceArn=_arn(ddb, table))["Tags"]
+        assert described.get("BillingModeSummary") == before[table][0].get("BillingModeSummary"), table
+        assert sorted(map(str, tags)) == sorted(map(str, before[table][1])), table
+        assert _items(target, table) == ITEMS
+    assert {"Key": "team", "Value": "other"} in before[foreign][1] and len(before[foreign][1]) == 1
