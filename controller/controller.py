@@ -10,8 +10,8 @@ on the metrics address.
 from __future__ import annotations
 
 import os
-import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +25,7 @@ from controller.informer import TableWatch, WorkFilter
 from controller.leader import LEASE_SECONDS, LeaderElector
 from controller.metrics import MetricsServer, QueueMetrics
 from controller.queue import WorkQueue
-from controller.workers import DEFAULT_WORKERS, Workers
+from controller.workers import DEFAULT_WORKERS, Workers, resync_delay
 from tasks.connections import Target
 from tasks.kube_lease import LeaseLock, identity
 
@@ -118,8 +118,7 @@ class Controller:
         key = f"{meta['namespace']}/{meta['name']}"
         if not self.needs_work(change, resource):
             if change == "LISTED" and self.settings.resync_seconds and not self.settings.emit_only:
-                # In sync already: its first resync falls anywhere in the period, so resyncs do not bunch up.
-                self.queue.add_after(key, random.uniform(0, self.settings.resync_seconds))
+                self.queue.add_after(key, resync_delay(key, self.settings.resync_seconds, time.monotonic()))
             return
         self.changes += 1
         emit_event(TABLE_CHANGED, resource=table_resource(meta["namespace"], meta["name"]),

@@ -9,9 +9,9 @@ backoff, doubling with each failure in a row.
 from __future__ import annotations
 
 import contextvars
-import random
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable
 
 from ack.outcome import Outcome
@@ -33,7 +33,13 @@ from tasks.connections import Target
 DEFAULT_WORKERS = 4  # --max-concurrent-reconciles (ACK's default is 1: one GSI backfill would hold up every table)
 DEFAULT_TIMEOUT_SECONDS = 600.0  # how long a command keeps reconciling before it reports what is not synced yet
 OnResult = Callable[[str, Result, float | None], None]  # (key, result, seconds until it comes back, or None)
-RESYNC_JITTER = 0.1  # each resync comes 0-10% later than the period, so they do not bunch up again
+
+
+def resync_delay(key: str, period: float, now: float) -> float:
+    """Seconds until `key`'s next periodic resync: each key keeps its own phase in the period (from a hash of
+    its name), so a thousand resources resync one by one across the period, never all at once."""
+    phase = zlib.crc32(key.encode()) / 2**32 * period
+    return (phase - now) % period or period
 
 
 def split(key: str) -> tuple[str, str]:
@@ -117,7 +123,7 @@ class Workers:
                 self.queue.forget(key)
                 if not self.resync_seconds:
                     return None
-                delay = self.resync_seconds * (1 + random.uniform(0, RESYNC_JITTER))
+                delay = resync_delay(key, self.resync_seconds, time.monotonic())
         if self.deadline is not None and time.monotonic() + delay > self.deadline:
             return None
         if isinstance(result, Requeue):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 import pytest
 
 from ack.errors import BusyError, RateLimitedError, RecoverableError, TerminalError, from_aws
 from ack.result import BACKOFF_MAX, Requeue, Synced, Terminal, backoff, describe
 from controller.queue import ShutDown, WorkQueue
+from controller.workers import resync_delay
 
 
 class Clock:
@@ -130,3 +132,14 @@ def test_results_read_as_one_line():
         "requeued with backoff (InternalServerError): CreateTable: ..."
     assert describe(Requeue("InternalServerError", "CreateTable: ..."), delay=8) == \
         "requeued in 8 s (InternalServerError): CreateTable: ..."
+
+
+def test_resyncs_are_spread_over_the_period_each_key_at_its_own_phase():
+    period = 36000.0
+    delays = [resync_delay(f"team/table-{i}", period, now=5000.0) for i in range(1000)]
+    assert all(0 < d <= period for d in delays)
+    per_hour = Counter(int(d // 3600) for d in delays)
+    assert len(per_hour) == 10 and max(per_hour.values()) < 150  # about 100 an hour, not 1000 at once
+    # A key reconciled meanwhile keeps its phase: its next resync falls at the same moment of the period.
+    assert (5000.0 + delays[7]) % period == pytest.approx((6000.0 + resync_delay("team/table-7", period, 6000.0))
+                                                          % period)
