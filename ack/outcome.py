@@ -1,10 +1,9 @@
-"""Where each resource ended after a command reconciled it, and the table a person reads at the end."""
+"""Where each resource ended after a command reconciled it."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-import pandas as pd
 from pydantic import BaseModel
 
 from ack.result import Requeue, Result, Synced, Terminal
@@ -38,15 +37,3 @@ class Outcome(BaseModel):
                 return cls(namespace=namespace, name=name, table=table, state="Recoverable",
                            message=message if reason in message else f"{reason}: {message}")
         raise TypeError(result)
-
-
-def outcomes_frame(outcomes: list[Outcome]) -> pd.DataFrame:
-    columns = ["namespace", "name", "table", "state", "message"]
-    return pd.DataFrame([o.model_dump() for o in outcomes], columns=columns)
-
-
-def summary(outcomes: list[Outcome]) -> str:
-    if not outcomes:
-        return "no Table resources"
-    with pd.option_context("display.max_colwidth", 120, "display.width", 200):
-        return outcomes_frame(outcomes).to_string(index=False)

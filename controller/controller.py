@@ -52,10 +52,15 @@ class Settings:
 
 
 class Controller:
-    def __init__(self, target: Target, settings: Settings, say: Callable[[str], None] = print):
+    """`say` takes what a person follows (starting, leadership); `tell` one line per change and per result, many
+    and for the log (in the Prefect UI each reconcile is a task run whose state says its outcome)."""
+
+    def __init__(self, target: Target, settings: Settings, say: Callable[[str], None] = print,
+                 tell: Callable[[str], None] = print):
         self.target = target
         self.settings = settings
         self.say = say
+        self.tell = tell
         self.queue = WorkQueue(QueueMetrics())
         self.tables = TableWatch(client.CustomObjectsApi(target.kube_api()), settings.namespace)
         self.needs_work = WorkFilter()
@@ -125,10 +130,10 @@ class Controller:
                    payload={"change": change, "generation": meta.get("generation"),
                             "deleting": bool(meta.get("deletionTimestamp"))})
         if self.settings.emit_only:
-            self.say(f"{change} {key} (generation {meta.get('generation')}): event emitted")
+            self.tell(f"{change} {key} (generation {meta.get('generation')}): event emitted")
             return
         self.queue.add(key)
-        self.say(f"{change} {key} (generation {meta.get('generation')}): queued")
+        self.tell(f"{change} {key} (generation {meta.get('generation')}): queued")
 
     def _said(self, key: str, result: Result, delay: float | None) -> None:
-        self.say(f"{key}: {describe(result, delay)}")
+        self.tell(f"{key}: {describe(result, delay)}")

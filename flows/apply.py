@@ -12,10 +12,10 @@ from typing import Any
 
 from prefect import flow
 
-from ack.outcome import Outcome, summary
+from ack.outcome import Outcome
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, DEFAULT_WORKERS, settle
-from flows.cli import guarded, outcomes_exit, read_manifests
-from tasks.connections import AWS_RETRIES, Connection, resolve_target
+from flows.cli import guarded, outcomes_exit, read_manifests, summary
+from tasks.connections import Connection, resolve_target
 from tasks.kube_tables import apply_resource, ensure_crd
 
 
@@ -49,7 +49,7 @@ def apply(manifests: list[dict[str, Any]], connection: Connection = Connection()
         tables = {f"{m['metadata']['namespace']}/{m['metadata']['name']}": str(m["spec"].get("tableName", ""))
                   for m in manifests}
         outcomes = settle(where, tables, workers, timeout_seconds)
-    print("\n" + summary(outcomes) + f"\n\nAWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
+    print(summary(outcomes))
     return outcomes
 
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from ack.manifests import ManifestError, parse_manifests
 from ack.outcome import Outcome
+from tasks.connections import AWS_RETRIES
 from bootstrap.config import ConfigError
 
 T = TypeVar("T")
@@ -64,3 +65,15 @@ def read_manifests(files: list[str]) -> list[dict[str, Any]]:
             raise ManifestError(f"{name}: cannot be read: {exc}") from None
         manifests += parse_manifests(text, name)
     return manifests
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    """The table a person reads at the end of apply and reconcile, and the AWS calls that were retried."""
+    if not outcomes:
+        return "no Table resources"
+    import pandas as pd  # here, not at import: the controller (flows.watch) has no table to print
+
+    frame = pd.DataFrame([o.model_dump() for o in outcomes], columns=["namespace", "name", "table", "state", "message"])
+    with pd.option_context("display.max_colwidth", 120, "display.width", 200):
+        table = frame.to_string(index=False)
+    return f"\n{table}\n\nAWS calls retried (throttling, 5xx): {AWS_RETRIES.value}"

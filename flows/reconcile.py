@@ -11,10 +11,10 @@ import sys
 
 from prefect import flow
 
-from ack.outcome import Outcome, summary
+from ack.outcome import Outcome
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, DEFAULT_WORKERS, settle
-from flows.cli import add_scope, guarded, outcomes_exit, scope_of
-from tasks.connections import AWS_RETRIES, Connection, resolve_target
+from flows.cli import add_scope, guarded, outcomes_exit, scope_of, summary
+from tasks.connections import Connection, resolve_target
 from tasks.kube_tables import ensure_crd, list_resources, read_resource
 
 
@@ -41,7 +41,7 @@ def reconcile(namespace: str | None = None, name: str | None = None, connection:
     tables = {f"{r['metadata']['namespace']}/{r['metadata']['name']}": str((r.get("spec") or {}).get("tableName", ""))
               for r in resources}
     outcomes = settle(where, tables, workers, timeout_seconds)
-    print("\n" + summary(outcomes) + f"\n\nAWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
+    print(summary(outcomes))
     return outcomes
 
 

@@ -47,6 +47,13 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def tell(line: str) -> None:
+    """A line per change and per result, to stdout only: sending each to Prefect's API as a log would cost its
+    server more than the reconcile (each reconcile's task run already carries its outcome)."""
+    sys.stdout.write(f"{line}\n")
+    sys.stdout.flush()
+
+
 @flow(name="watch", log_prints=True)
 def watch_tables(namespace: str | None = None, emit_only: bool = False, connection: Connection = Connection(),
                  max_concurrent_reconciles: int = DEFAULT_WORKERS,
@@ -72,7 +79,7 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
         namespace=namespace, max_concurrent_reconciles=max_concurrent_reconciles,
         resync_seconds=reconcile_default_resync_seconds, enable_leader_election=enable_leader_election,
         leader_election_namespace=leader_election_namespace or default_lease_namespace(),
-        metrics_addr=metrics_addr, emit_only=emit_only), say=lambda line: print(line, flush=True))
+        metrics_addr=metrics_addr, emit_only=emit_only), say=lambda line: print(line, flush=True), tell=tell)
     with stop_on_signals(controller.stop):
         changes = controller.run()
     if controller.lost_leadership:
