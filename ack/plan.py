@@ -38,6 +38,8 @@ from ack.validate import Problem, replacements
 
 _TERMINAL_STATUSES = ("DELETING", "ARCHIVING", "ARCHIVED", "INACCESSIBLE_ENCRYPTION_CREDENTIALS")
 _SIDE_FIELDS = {"tags", "resourcePolicy"}  # changed by their own calls, whatever the table's status
+# Fields that one call each puts right whole, the table staying ACTIVE: a round of these alone ends in sync.
+_ONE_CALL_FIELDS = {*_SIDE_FIELDS, "continuousBackups", "contributorInsights"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Plan:
     refused: list[Step] = field(default_factory=list)  # destructive steps left out (allow_destructive=False)
     wait: str = ""  # AWS is busy: read again later
     terminal: str = ""  # the table cannot be changed at all
+    complete: bool = False  # once the steps succeed, nothing differs: no need to read the table again
 
 
 def plan(
@@ -80,8 +83,8 @@ def plan(
         return Plan(wait="the table is CREATING")
     round_ = _Round(differences, observed, desired, known_indexes)
     steps = round_.tags() + round_.policy()
-    if not {d.field for d in differences} - _SIDE_FIELDS:
-        return Plan(steps)
+    if not round_.fields - _SIDE_FIELDS:
+        return Plan(steps, complete=True)
     if waiting := busy(observed):
         return Plan(steps, wait=waiting)
 
@@ -93,7 +96,10 @@ def plan(
     steps += round_.backups() + round_.insights() + round_.index_throughput()
     # An index being deleted is not ACTIVE, and AWS creates one only when all are: create later.
     steps += round_.one_more(creation_allowed=not any(map(permitted, deletions)))
-    return Plan([s for s in steps if permitted(s)], refused=[s for s in steps if not permitted(s)])
+    refused = [s for s in steps if not permitted(s)]
+    one_call = _ONE_CALL_FIELDS | ({"timeToLive"} if round_.ttl_in_one_call() else set())
+    return Plan([s for s in steps if permitted(s)], refused=refused,
+                complete=not refused and not round_.fields - one_call)
 
 
 def delete_table(observed: Observed, desired: TableSpec | None = None) -> Plan:
@@ -242,6 +248,11 @@ class _Round:
             spec = {"Enabled": True, "AttributeName": wanted.attribute_name}
             reason = f"enable Time to Live on {wanted.attribute_name}"
         return [Step("UpdateTimeToLive", {"TableName": self.name, "TimeToLiveSpecification": spec}, reason)]
+
+    def ttl_in_one_call(self) -> bool:
+        """Whether the Time to Live step leaves it as wanted (not only disabled, to enable on another attribute)."""
+        wanted, live = self.desired.time_to_live, self.live.time_to_live
+        return not (live and live.enabled and wanted and wanted.enabled)
 
     def encryption(self) -> list[Step]:
         if "sseSpecification" not in self.fields:

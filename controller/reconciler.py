@@ -60,9 +60,11 @@ def requeue_times(target: Target) -> RequeueTimes:
 def reconcile(target: Target, namespace: str, name: str) -> Result:
     """The one entrance: one round for the Table resource `namespace/name` (a Prefect task run, named after it,
     whose final state says the outcome), and when to come back."""
-    value = reconcile_round(target, namespace, name, return_state=True).result(raise_on_failure=False)
-    if isinstance(value, BaseException):  # the round itself crashed (a bug): the worker backs off
-        raise value
+    state = reconcile_round(target, namespace, name, return_state=True)
+    # The value in memory (unpersisted, its record's `result`): State.result() would hop to Prefect's event loop.
+    value = getattr(state.data, "result", state.data)
+    if isinstance(value, BaseException) or state.is_failed():  # the round itself crashed (a bug): back off
+        raise value if isinstance(value, BaseException) else RuntimeError(state.message)
     return value
 
 
@@ -150,7 +152,7 @@ class _Round:
                         return self._pending(f"{step.reason}: the table is UPDATING", self.times.updating)
                 if plan.wait:
                     return self._pending(plan.wait, self.times.busy(live.observed.table_status))
-                if not differences:
+                if not differences or plan.complete:
                     self.managed_indexes = [i.index_name for i in self.resource.spec.global_secondary_indexes or []]
                     self.conditions = cond.synced(self.conditions)
                     return Synced()

@@ -141,11 +141,13 @@ def drive(target: Target, keys: Iterable[str], workers: int, timeout_seconds: fl
     after `timeout_seconds`; the last result of each key."""
     keys = list(dict.fromkeys(keys))
     results: dict[str, Result] = {}
+    final: set[str] = set()  # keys whose last result schedules no further visit
     changed = threading.Condition()
 
     def record(key: str, result: Result, delay: float | None) -> None:
         with changed:
             results[key] = result
+            (final.add if delay is None else final.discard)(key)
             changed.notify_all()
         if on_result:
             on_result(key, result, delay)
@@ -158,8 +160,7 @@ def drive(target: Target, keys: Iterable[str], workers: int, timeout_seconds: fl
     pool.start()
     try:
         with changed:
-            while not (len(results) == len(keys) and queue.idle() and not queue.scheduled()):
-                changed.wait(0.5)
+            changed.wait_for(lambda: len(final) == len(keys))
     finally:
         pool.stop()
     return {key: results[key] for key in keys}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ from flows.cli import add_scope, guarded, scope_of
 from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
 from tasks.dynamodb import owned_tables_outside, read_tables
 from tasks.kube_lease import held
-from tasks.kube_tables import Conflict, ensure_crd, list_resources, read_resource, write_status
+from tasks.kube_tables import Conflict, ensure_crd, list_resources, read_resource, record_drift_check, write_status
 
 DRIFT_LEASE = "ackflow-drift"
 REPORT_ARTIFACT = "drift-report"
@@ -114,7 +115,7 @@ def _drift(where: Target, namespace: str | None, label_selector: str | None, det
         remaining = {d.path for d in delta(resources[check.key].spec, live.observed.spec)} \
             if isinstance(live, LiveTable) else {d.path for d in check.differences}
         check.actions = remediation_actions(check, results[check.key], remaining)
-    record_checks(where, quote(resources), quote(checks), quote(lives), quote(results))
+    record_checks(where, quote(resources), quote(checks), quote(lives), quote(results), concurrency)
     frame = report(checks)
     publish(quote(frame), summary_markdown(checks, detect_only), report_path)
     announce(checks)
@@ -169,36 +170,34 @@ def unmanaged_tables(target: Target, managed: set[str], listed: set[str], namesp
 
 @task(cache_policy=NO_CACHE)
 def record_checks(target: Target, resources: dict[str, TableResource], checks: list[TableCheck],
-                  lives: dict[str, LiveTable], results: dict[str, Result]) -> int:
+                  lives: dict[str, LiveTable], results: dict[str, Result], concurrency: int) -> int:
     """Write each resource's lastDriftCheck (and, where drift found something reconcile did not act on, its
-    conditions), only where they changed; returns the patches. A remediated resource's status is reconcile's:
-    it is read again, and only the record is added."""
-    patched = 0
-    for check in checks:
-        resource = resources.get(check.key)
-        if resource is None:  # UNMANAGED: no resource to write to
-            continue
-        record = drift_record(check)
-        if not record_changed(resource.raw_status.get("lastDriftCheck"), record):
-            continue
-        raw = resource.raw
-        if check.key in results:  # reconcile wrote the status meanwhile
-            raw = read_resource.fn(target, check.namespace, check.name)
-            if raw is None:
-                continue
-            new = {**(raw.get("status") or {}), "lastDriftCheck": record}
-        else:
-            old = resource.raw_status
-            live = lives.get(check.key)
-            new = status_after(old, live.describe if live else None, _conditions_after(old, check),
-                               old.get("observedGeneration"))
-            new["lastDriftCheck"] = record
+    conditions), only where they changed, `concurrency` at once; returns the patches. A remediated resource's
+    status is reconcile's: only the record is added to it."""
+    logger = get_run_logger()
+
+    def record(check: TableCheck) -> bool:
+        resource = resources[check.key]
+        entry = drift_record(check)
+        if not record_changed(resource.raw_status.get("lastDriftCheck"), entry):
+            return False
+        if check.key in results:  # reconcile wrote its status meanwhile: the record alone is added
+            record_drift_check(target, check.namespace, check.name, entry)
+            return True
+        old = resource.raw_status
+        live = lives.get(check.key)
+        new = status_after(old, live.describe if live else None, _conditions_after(old, check),
+                           old.get("observedGeneration"))
         try:
-            write_status(target, raw, new)
-            patched += 1
+            write_status(target, resource.raw, {**new, "lastDriftCheck": entry})
+            return True
         except Conflict:  # changed meanwhile (a reconcile ran): its own status wins; checked again next time
-            get_run_logger().info("%s changed during the drift check; its record is left to the next run", check.key)
-    return patched
+            logger.info("%s changed during the drift check; its record is left to the next run", check.key)
+            return False
+
+    recorded = [c for c in checks if c.key in resources]  # not UNMANAGED: no resource to write to
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        return sum(pool.map(record, recorded))
 
 
 def _conditions_after(status: dict[str, Any], check: TableCheck) -> list[dict]:

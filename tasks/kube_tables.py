@@ -171,6 +171,18 @@ def write_status(target: Target, resource: dict[str, Any], status: dict[str, Any
     return _merge_patch(target, resource, {"status": {**removed, **status}}, status=True)
 
 
+def record_drift_check(target: Target, namespace: str, name: str, record: dict[str, Any]) -> None:
+    """Set `status.lastDriftCheck` alone: a merge patch of that one key, so it can overwrite nothing that a
+    reconcile wrote meanwhile, and needs no resourceVersion (nor a read to learn it)."""
+    try:
+        _custom(target).patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, PLURAL, name, {"status": {"lastDriftCheck": record}},
+            _content_type="application/merge-patch+json")
+    except client.ApiException as exc:
+        if exc.status != 404:  # deleted meanwhile: nothing to record
+            raise
+
+
 def namespace_annotations(target: Target, namespace: str) -> dict[str, str]:
     return client.CoreV1Api(target.kube_api()).read_namespace(namespace).metadata.annotations or {}
 

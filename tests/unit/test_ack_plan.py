@@ -184,6 +184,8 @@ def converge(table: FakeTable, desired: TableSpec, max_rounds: int = 8) -> list[
         assert this.steps, f"no step for {differences}"
         for step in this.steps:
             table.call(step)
+        if this.complete:  # the reconciler then reports Synced without reading the table again
+            assert delta(desired, table.observed().spec) == [], f"a round said complete, yet: {this.steps}"
         rounds.append(this.steps)
     raise AssertionError(f"no convergence in {max_rounds} rounds: {rounds}")
 
@@ -561,3 +563,24 @@ def test_delete_table_turns_protection_off_when_the_spec_does() -> None:
         ("UpdateTable", {"TableName": "orders", "DeletionProtectionEnabled": False}),
         ("DeleteTable", {"TableName": "orders"}),
     ]
+
+
+def test_rounds_that_leave_nothing_to_do_say_so() -> None:
+    tagged = FakeTable(spec())
+    tagged.tags = {"team": "a", "old": "x"}
+    desired = spec(tags=[{"key": "team", "value": "b"}], continuousBackups={"pointInTimeRecoveryEnabled": True})
+    this = plan(delta(desired, tagged.observed().spec), tagged.observed(), desired)
+    assert this.complete
+    assert [s.api for s in this.steps] == ["UntagResource", "TagResource", "UpdateContinuousBackups"]
+
+    ttl_on = FakeTable(spec(timeToLive={"attributeName": "a", "enabled": True}))
+    ttl_on.ttl = {"TimeToLiveStatus": "ENABLED", "AttributeName": "a"}
+    moved = spec(timeToLive={"attributeName": "b", "enabled": True})
+    assert not plan(delta(moved, ttl_on.observed().spec), ttl_on.observed(), moved).complete  # disable, then enable
+    off = spec()
+    assert plan(delta(off, ttl_on.observed().spec), ttl_on.observed(), off).complete
+
+    throughput = spec(billingMode="PROVISIONED", provisionedThroughput={"readCapacityUnits": 2, "writeCapacityUnits": 2})
+    table = FakeTable(throughput)
+    more = spec(billingMode="PROVISIONED", provisionedThroughput={"readCapacityUnits": 3, "writeCapacityUnits": 2})
+    assert not plan(delta(more, table.observed().spec), table.observed(), more).complete  # the table is UPDATING
