@@ -8,7 +8,9 @@ prunes nulls from fields that are not nullable, so a null means the same as an a
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 from typing import Any
 
 from pydantic import BaseModel
@@ -125,3 +127,22 @@ def table_crd() -> dict[str, Any]:
             ],
         },
     }
+
+
+# The server adds defaults to what it stores, so what was installed is told by a digest of what was generated.
+SCHEMA_DIGEST = "ackflow.dev/schema-digest"
+
+
+def crd_manifest() -> dict[str, Any]:
+    """table_crd() as it is installed: with the digest of its schema, by which an install recognises it as current
+    (the controller chart's crds/ holds this, written by `python -m ack.crd`)."""
+    crd = table_crd()
+    digest = hashlib.sha256(json.dumps(crd, sort_keys=True).encode()).hexdigest()[:16]
+    crd["metadata"]["annotations"] = {SCHEMA_DIGEST: digest}
+    return crd
+
+
+if __name__ == "__main__":  # python -m ack.crd > deploy/charts/ackflow-controller/crds/tables.yaml
+    import yaml
+
+    print(yaml.safe_dump(crd_manifest(), sort_keys=False), end="")

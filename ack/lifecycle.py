@@ -15,7 +15,7 @@ from ack.delta import Difference, delta
 from ack.model import ADOPTION_FIELDS, ADOPTION_POLICY, ALLOW_DESTRUCTIVE, OWNER_TAG, RECREATE_MISSING
 from ack.normalize import LiveTable
 from ack.plan import Plan, Step, busy, create_table_params, delete_table, plan
-from ack.resource import DELETION_POLICIES, TableResource
+from ack.resource import DELETION_POLICIES, DeletionPolicy, TableResource
 from ack.validate import Problem, unsupported
 
 
@@ -120,11 +120,13 @@ def refusal(resource: TableResource, capabilities: Capabilities) -> Refuse | Non
 
 
 def decide(resource: TableResource, live: LiveTable | None, capabilities: Capabilities = AWS,
-           namespace_deletion_policy: str | None = None) -> Decision:
-    """The one decision for `resource`, given its live table (None: no table of that name exists).
-    `namespace_deletion_policy` is the namespace's default deletion policy, read only for a deletion."""
+           namespace_deletion_policy: str | None = None, default_deletion_policy: DeletionPolicy = "delete"
+           ) -> Decision:
+    """The one decision for `resource`, given its live table (None: no table of that name exists). For a
+    deletion, the resource's own deletion policy, else `namespace_deletion_policy` (its namespace's annotation),
+    else `default_deletion_policy` (the controller's --deletion-policy, as ACK's) decides."""
     if resource.deleting:
-        return _deletion(resource, live, namespace_deletion_policy)
+        return _deletion(resource, live, namespace_deletion_policy, default_deletion_policy)
     if refused := refusal(resource, capabilities):
         return refused
     spec, policies = resource.spec, resource.policies
@@ -172,7 +174,8 @@ def _converge(resource: TableResource, live: LiveTable) -> Refuse | Converge:
     return Converge(round_, differences)
 
 
-def _deletion(resource: TableResource, live: LiveTable | None, namespace_policy: str | None) -> Decision:
+def _deletion(resource: TableResource, live: LiveTable | None, namespace_policy: str | None,
+              default_policy: DeletionPolicy) -> Decision:
     if not resource.has_finalizer:
         return Delete(Plan())  # nothing of ours holds the resource
     if refused := refusal(resource, AWS):
@@ -181,7 +184,7 @@ def _deletion(resource: TableResource, live: LiveTable | None, namespace_policy:
         return Refuse("InvalidAnnotation", f"the namespace's dynamodb.services.k8s.aws/deletion-policy: "
                                            f"{namespace_policy!r} is not one of 'delete', 'retain'")
     name = resource.table_name
-    if resource.policies.read_only or (resource.policies.deletion or namespace_policy or "delete") == "retain":
+    if resource.policies.read_only or (resource.policies.deletion or namespace_policy or default_policy) == "retain":
         return Retain(f"the table {name} was kept")
     if resource.spec is None or live is None:
         return Delete(Plan())  # never made, or already gone

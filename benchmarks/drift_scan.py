@@ -28,7 +28,7 @@ from sandbox.stack import Sandbox
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_DRIFT_SIZES", "100,1000").split(","))
 CONCURRENCY = 16
-REPEATS = int(os.environ.get("BENCH_DRIFT_REPEATS", "3"))
+REPEATS = int(os.environ.get("BENCH_DRIFT_REPEATS", "5"))
 TARGET_DRIFTED = 1.3  # a scan with 10% drifted (and remediated) against the same scan in sync
 NAMESPACE = "bench"
 READS = ("Describe", "List", "Get")

@@ -1,5 +1,6 @@
-"""What the bootstrap applies to the cluster, as plain manifests: the monitoring and logging agents, the
-StorageClasses for EBS and EFS, and the sample application. Pure: values in, dicts out."""
+"""What the bootstrap applies to the cluster, as plain manifests: the monitoring and logging agents and the
+StorageClasses for EBS and EFS; and the sample application's Helm release (deploy/charts/sample-app) and its
+values. Pure: values in, dicts out."""
 
 from __future__ import annotations
 
@@ -76,26 +77,17 @@ def storage_classes(file_system_id: str | None) -> list[dict[str, Any]]:
     return classes
 
 
-def sample_app(image: str, replicas: int = 2) -> list[dict[str, Any]]:
-    """The sample application from the ECR repository, and a Service in front of it."""
-    labels = {"app.kubernetes.io/name": APP_NAME}
-    return [
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta(APP_NAME, APP_NAMESPACE, **labels),
-         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                  "template": {"metadata": {"labels": labels},
-                               "spec": {"containers": [{"name": APP_NAME, "image": image,
-                                                        "ports": [{"containerPort": 8080, "protocol": "TCP"}]}]}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": _meta(APP_NAME, APP_NAMESPACE, **labels),
-         "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}},
-    ]
+APP_CHART = "sample-app"
 
 
-def for_config(config: BootstrapConfig, file_system_id: str | None, image: str) -> list[dict[str, Any]]:
-    """Everything the configuration puts on the cluster, in the order it is applied."""
+def sample_app_values(repository: str) -> dict[str, str]:
+    """The sample application's chart values: its image from the ECR repository the bootstrap made."""
+    return {"image.repository": repository, "image.tag": "latest"}
+
+
+def for_config(config: BootstrapConfig, file_system_id: str | None) -> list[dict[str, Any]]:
+    """The manifests the configuration puts on the cluster, in the order they are applied."""
     manifests = []
     if config.cloudwatch.enabled and config.eks.enabled:
         manifests += agents(cluster_name(config.prefix), config.region, cluster_log_group(config.prefix))
-    manifests += storage_classes(file_system_id)
-    if config.ecr.enabled:
-        manifests += sample_app(image)
-    return manifests
+    return manifests + storage_classes(file_system_id)

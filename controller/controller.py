@@ -19,6 +19,7 @@ from typing import Any
 from kubernetes import client
 from prefect.events import emit_event
 
+from ack.resource import DeletionPolicy
 from ack.result import Result, describe
 from controller.events import TABLE_CHANGED, table_resource
 from controller.informer import TableWatch, WorkFilter
@@ -49,6 +50,7 @@ class Settings:
     leader_election_namespace: str = "default"
     metrics_addr: str = ""  # HOST:PORT; empty: no metrics server
     emit_only: bool = False  # only emit ackflow.table.changed events (the reconcile-on-change deployment acts)
+    deletion_policy: DeletionPolicy = "delete"  # when neither a resource nor its namespace names one
 
 
 class Controller:
@@ -108,7 +110,8 @@ class Controller:
         workers = None
         if not self.settings.emit_only:
             workers = Workers(self.target, self.queue, self.settings.max_concurrent_reconciles, self._said,
-                              resync_seconds=self.settings.resync_seconds).start()
+                              resync_seconds=self.settings.resync_seconds,
+                              deletion_policy=self.settings.deletion_policy).start()
         where = self.settings.namespace or "every namespace"
         self.say(f"watching Table resources in {where} with {self.settings.max_concurrent_reconciles} workers")
         try:

@@ -37,7 +37,7 @@ from ack.lifecycle import (
 from ack.model import NAMESPACE_DELETION_POLICY
 from ack.normalize import LiveTable
 from ack.plan import Step
-from ack.resource import TableResource
+from ack.resource import DeletionPolicy, TableResource
 from ack.result import Requeue, RequeueTimes, Result, Synced, Terminal, describe
 from tasks.connections import Target
 from tasks.dynamodb import read_live, run_step
@@ -57,10 +57,11 @@ def requeue_times(target: Target) -> RequeueTimes:
     return RequeueTimes.sandbox() if target.kind == "sandbox" else RequeueTimes()
 
 
-def reconcile(target: Target, namespace: str, name: str) -> Result:
+def reconcile(target: Target, namespace: str, name: str, deletion_policy: DeletionPolicy = "delete") -> Result:
     """The one entrance: one round for the Table resource `namespace/name` (a Prefect task run, named after it,
-    whose final state says the outcome), and when to come back."""
-    state = reconcile_round(target, namespace, name, return_state=True)
+    whose final state says the outcome), and when to come back. `deletion_policy` applies to a resource being
+    deleted when neither it nor its namespace names one (ACK's --deletion-policy)."""
+    state = reconcile_round(target, namespace, name, deletion_policy, return_state=True)
     # The value in memory (unpersisted, its record's `result`): State.result() would hop to Prefect's event loop.
     value = getattr(state.data, "result", state.data)
     if isinstance(value, BaseException) or state.is_failed():  # the round itself crashed (a bug): back off
@@ -69,22 +70,22 @@ def reconcile(target: Target, namespace: str, name: str) -> Result:
 
 
 @task(name="reconcile", task_run_name="reconcile {namespace}/{name}", cache_policy=NO_CACHE, persist_result=False)
-def reconcile_round(target: Target, namespace: str, name: str) -> State:
+def reconcile_round(target: Target, namespace: str, name: str, deletion_policy: DeletionPolicy) -> State:
     """Its table brought a step closer to the spec (or deleted), its status written; the outcome as the task
     run's state: Synced (or Deleted, Retained, Gone), Requeued, or Terminal (until the resource changes)."""
-    result = _round(target, namespace, name)
+    result = _round(target, namespace, name, deletion_policy)
     # A Terminal resource is not a crash of the round (Prefect would log a failed state twice, at length): the
     # state's name says it, and its message why.
     name = result.state if isinstance(result, Synced) else "Requeued" if isinstance(result, Requeue) else "Terminal"
     return Completed(data=result, message=describe(result), name=name)
 
 
-def _round(target: Target, namespace: str, name: str) -> Result:
+def _round(target: Target, namespace: str, name: str, deletion_policy: DeletionPolicy) -> Result:
     try:
         raw = read_resource.fn(target, namespace, name)
         if raw is None:
             return Synced("Gone", "the resource no longer exists")
-        return _Round(target, TableResource.parse(raw)).run()
+        return _Round(target, TableResource.parse(raw), deletion_policy).run()
     except Conflict as exc:  # changed while we worked: read it again at once, never overwrite blindly
         return Requeue("Conflict", str(exc), after=0.0)
     except client.ApiException as exc:
@@ -96,9 +97,10 @@ def _round(target: Target, namespace: str, name: str) -> Result:
 class _Round:
     """One reconcile of one resource: the state it accumulates until the status is written."""
 
-    def __init__(self, target: Target, resource: TableResource):
+    def __init__(self, target: Target, resource: TableResource, deletion_policy: DeletionPolicy):
         self.target = target
         self.resource = resource
+        self.deletion_policy = deletion_policy
         self.capabilities = capabilities_of(target)
         self.times = requeue_times(target)
         self.conditions: list[dict[str, Any]] = list(resource.raw_status.get("conditions") or [])
@@ -184,7 +186,8 @@ class _Round:
                 namespace_policy = namespace_annotations(self.target, resource.namespace).get(
                     NAMESPACE_DELETION_POLICY)
             live = read_live(self.target, resource.spec) if resource.spec is not None else None
-            return self._delete(decide(resource, live, self.capabilities, namespace_policy), live)
+            return self._delete(decide(resource, live, self.capabilities, namespace_policy, self.deletion_policy),
+                                live)
         except ReconcileError as exc:
             return self._finish(self._failed(exc))
 

@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Callable, Iterable
 
 from ack.outcome import Outcome
+from ack.resource import DeletionPolicy
 from ack.result import Requeue, Result, Synced, Terminal, backoff
 from controller.metrics import (
     ACTIVE_WORKERS,
@@ -52,8 +53,10 @@ class Workers:
     run of it (the threads carry a copy of the starting thread's context)."""
 
     def __init__(self, target: Target, queue: WorkQueue, count: int, on_result: OnResult | None = None,
-                 resync_seconds: float = 0.0, deadline: float | None = None):
+                 resync_seconds: float = 0.0, deadline: float | None = None,
+                 deletion_policy: DeletionPolicy = "delete"):
         self.target = target
+        self.deletion_policy = deletion_policy
         self.queue = queue
         self.count = count
         self.on_result = on_result
@@ -93,7 +96,7 @@ class Workers:
         ACTIVE_WORKERS.labels(CONTROLLER).inc()
         started = time.monotonic()
         try:
-            result = reconcile(self.target, *split(key))
+            result = reconcile(self.target, *split(key), self.deletion_policy)
         except Exception as exc:  # noqa: BLE001 (one resource's failure never stops a worker)
             result = Requeue("Error", f"{type(exc).__name__}: {exc}".splitlines()[0])
         finally:

@@ -45,6 +45,7 @@ from tasks.aws.storage import ensure_ebs_volume, ensure_file_system, ensure_moun
 from tasks.cluster import check_cluster, eks_target
 from tasks.connections import Connection, Target, resolve_target
 from tasks.dynamodb import read_live
+from tasks.helm import ensure_release
 from tasks.kube_apply import apply_manifests
 from tasks.kube_tables import apply_resource, ensure_crd
 
@@ -203,9 +204,13 @@ def cluster_steps(where: Target, config: BootstrapConfig, rows: list[ServiceResu
     file_system = _id_of(rows, "efs file system")
     if dry_run and file_system is None and any(r.service == "efs file system" for r in rows):
         file_system = "fs-planned"  # made by this run: its StorageClass is planned too
-    manifests = cluster_manifests.for_config(config, file_system,
-                                             f"{_id_of(rows, 'ecr repository') or 'app'}:latest")
+    manifests = cluster_manifests.for_config(config, file_system)
     out += done("cluster manifests", apply_manifests.submit(cluster, manifests, "kubernetes", dry_run))
+    if config.ecr.enabled:  # the checklist's last step: the application, with Helm, its image from ECR
+        values = cluster_manifests.sample_app_values(_id_of(rows, "ecr repository") or "app")
+        out.append(done("sample application", ensure_release.submit(
+            cluster, cluster_manifests.APP_NAME, cluster_manifests.APP_CHART, cluster_manifests.APP_NAMESPACE,
+            values, dry_run)))
     return out
 
 

@@ -34,6 +34,7 @@ from tasks.aws.network import SECURITY_GROUPS, delete_security_group, delete_sub
 from tasks.aws.s3 import BUCKET_PURPOSES, delete_bucket
 from tasks.aws.storage import delete_ebs_volume, delete_file_system
 from tasks.connections import Connection, Target
+from tasks.helm import uninstall_release
 from tasks.kube_apply import delete_manifests
 from tasks.kube_tables import delete_resource
 
@@ -56,8 +57,12 @@ def cluster_side(where: Target, config: BootstrapConfig, plan: bool) -> list[Ser
         cluster = cluster_target(where, config.prefix)
     except Exception:  # no cluster (left already): nothing on it to remove
         return []
-    rows = done("cluster manifests", delete_manifests.submit(
-        cluster, cluster_manifests.for_config(config, "-", "-"), "kubernetes", plan))
+    rows = []
+    if config.ecr.enabled:
+        rows.append(done("sample application", uninstall_release.submit(
+            cluster, cluster_manifests.APP_NAME, cluster_manifests.APP_CHART, cluster_manifests.APP_NAMESPACE, plan)))
+    rows += done("cluster manifests", delete_manifests.submit(
+        cluster, cluster_manifests.for_config(config, "-"), "kubernetes", plan))
     if config.dynamodb.enabled:
         manifests = read_manifests([str(path) for path in config.dynamodb.manifests])
         rows += [table(cluster, manifest, plan) for manifest in manifests]

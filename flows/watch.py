@@ -21,6 +21,7 @@ from contextlib import contextmanager
 
 from prefect import flow
 
+from ack.resource import DELETION_POLICIES, DeletionPolicy
 from controller.controller import DEFAULT_RESYNC_SECONDS, Controller, Settings, default_lease_namespace
 from controller.metrics import parse_address
 from controller.workers import DEFAULT_WORKERS
@@ -59,7 +60,7 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
                  max_concurrent_reconciles: int = DEFAULT_WORKERS,
                  reconcile_default_resync_seconds: int = DEFAULT_RESYNC_SECONDS,
                  enable_leader_election: bool = False, leader_election_namespace: str | None = None,
-                 metrics_addr: str = "") -> int:
+                 metrics_addr: str = "", deletion_policy: DeletionPolicy = "delete") -> int:
     """Watch Table resources and reconcile each change, until stopped; returns the changes that needed work.
 
     Args:
@@ -72,6 +73,8 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
         enable_leader_election: Only the process holding the Lease reconciles; others wait to take over.
         leader_election_namespace: Where the Lease lives (default: the pod's namespace, else `default`).
         metrics_addr: HOST:PORT for /metrics, /healthz and /readyz; empty for none.
+        deletion_policy: What happens to the table of a deleted resource when neither it nor its namespace says:
+            delete or retain.
     """
     where = resolve_target(connection)
     ensure_crd(where)  # with the in-cluster role's read-only access, this checks that it is installed
@@ -79,7 +82,8 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
         namespace=namespace, max_concurrent_reconciles=max_concurrent_reconciles,
         resync_seconds=reconcile_default_resync_seconds, enable_leader_election=enable_leader_election,
         leader_election_namespace=leader_election_namespace or default_lease_namespace(),
-        metrics_addr=metrics_addr, emit_only=emit_only), say=lambda line: print(line, flush=True), tell=tell)
+        metrics_addr=metrics_addr, emit_only=emit_only, deletion_policy=deletion_policy),
+        say=lambda line: print(line, flush=True), tell=tell)
     with stop_on_signals(controller.stop):
         changes = controller.run()
     if controller.lost_leadership:
@@ -102,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                                                             "else default)")
     parser.add_argument("--metrics-addr", default="", metavar="HOST:PORT",
                         help="serve /metrics, /healthz and /readyz there (e.g. :8080); default: none")
+    parser.add_argument("--deletion-policy", choices=DELETION_POLICIES, default="delete",
+                        help="a deleted resource's table, when neither it nor its namespace says (default delete)")
     parser.add_argument("--emit-only", action="store_true",
                         help="only emit ackflow.table.changed events; the reconcile-on-change deployment reconciles")
     parser.add_argument("--target", choices=["sandbox", "aws"], default="sandbox")
@@ -118,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     changes = guarded("watch", lambda: watch_tables(
         scope_of(args), args.emit_only, Connection(target=args.target), args.max_concurrent_reconciles,
         args.reconcile_default_resync_seconds, args.enable_leader_election, args.leader_election_namespace,
-        args.metrics_addr))
+        args.metrics_addr, args.deletion_policy))
     return 1 if changes is None else 0
 
 

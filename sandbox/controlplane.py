@@ -1,7 +1,9 @@
-"""A real Kubernetes control plane on loopback: etcd and kube-apiserver v1.20.2 with TLS and RBAC.
+"""A real Kubernetes control plane on loopback: etcd, kube-apiserver v1.20.2 with TLS and RBAC, and
+kube-controller-manager (namespaces finalize, garbage collection follows ownerReferences, Deployments get
+ReplicaSets, ServiceAccounts get tokens). There is no scheduler and no kubelet: pods stay Pending.
 
-The binaries come from `get-control-plane.sh` (Debian's packages, the API server built from source,
-cached per user). Two users exist: `sandbox-admin` (group system:masters) and `sandbox-viewer`, bound to
+The binaries come from `get-control-plane.sh` (Debian's packages, the API server and controller manager built
+from source, cached per user), Helm from `get-helm.sh`. Two users exist: `sandbox-admin` (group system:masters) and `sandbox-viewer`, bound to
 a ClusterRole that can get, list and watch everything and change nothing.
 """
 
@@ -20,6 +22,9 @@ from sandbox.pki import CertificateAuthority, random_token, service_account_key,
 from sandbox.processes import ManagedProcess, SandboxError, ensure_port_free, free_port
 
 GET_SCRIPT = Path(__file__).with_name("get-control-plane.sh")
+GET_HELM = Path(__file__).with_name("get-helm.sh")
+# What kube-controller-manager runs here: what a user of the API would miss, nothing that needs nodes.
+CONTROLLERS = "namespace,garbagecollector,deployment,replicaset,serviceaccount,serviceaccount-token"
 ADMIN_USER = "sandbox-admin"
 VIEWER_USER = "sandbox-viewer"
 VIEWER_ROLE = "sandbox-viewer"
@@ -29,23 +34,36 @@ VIEWER_ROLE = "sandbox-viewer"
 class Binaries:
     etcd: Path
     kube_apiserver: Path
+    kube_controller_manager: Path
     kubectl: Path
+    helm: Path
+
+
+def _run_script(script: Path, what: str) -> Path:
+    """Run one of the project's scripts (a no-op once cached; its progress lines go straight to stderr); the
+    path it prints last."""
+    try:
+        result = subprocess.run(["bash", str(script)], stdout=subprocess.PIPE, stderr=None, text=True)
+    except OSError as exc:
+        raise SandboxError(f"cannot run {script}: {exc}") from None
+    if result.returncode != 0:
+        raise SandboxError(f"{what} could not be obtained (see the lines above)")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def obtain_helm() -> Path:
+    """The pinned Helm binary (downloaded and checked once, then cached)."""
+    return _run_script(GET_HELM, "Helm")
 
 
 def obtain_binaries() -> Binaries:
-    """Run the project's script (a no-op once cached); its progress lines go straight to stderr."""
-    try:
-        result = subprocess.run(["bash", str(GET_SCRIPT)], stdout=subprocess.PIPE, stderr=None, text=True)
-    except OSError as exc:
-        raise SandboxError(f"cannot run {GET_SCRIPT}: {exc}") from None
-    if result.returncode != 0:
-        raise SandboxError("the control plane's binaries could not be obtained (see the lines above)")
-    bin_dir = Path(result.stdout.strip().splitlines()[-1])
-    return Binaries(bin_dir / "etcd", bin_dir / "kube-apiserver", bin_dir / "kubectl")
+    bin_dir = _run_script(GET_SCRIPT, "the control plane's binaries")
+    return Binaries(bin_dir / "etcd", bin_dir / "kube-apiserver", bin_dir / "kube-controller-manager",
+                    bin_dir / "kubectl", obtain_helm())
 
 
 class ControlPlane:
-    """etcd and kube-apiserver, started in `folder`; `stop()` ends both."""
+    """etcd, kube-apiserver and kube-controller-manager, started in `folder`; `stop()` ends them."""
 
     def __init__(self, folder: Path, binaries: Binaries, apiserver_port: int | None = None):
         self.folder = folder
@@ -139,12 +157,44 @@ class ControlPlane:
         self._tls = ssl.create_default_context(cafile=str(ca.cert_path))
         self._start_apiserver()
         self._grant_viewer()
+        self._start_controller_manager(pki, sa_key)
 
     def _start_apiserver(self) -> None:
         self._apiserver.start()
         self._apiserver.wait_until(
             lambda: _get(f"{self.server}/readyz", self._tls, self.admin_token) == 200, 90, "ready"
         )
+
+    def _start_controller_manager(self, pki: Path, sa_key: Path) -> None:
+        admin = self.kubeconfig()
+        admin.update(contexts=admin["contexts"][:1], users=admin["users"][:1])
+        kubeconfig = write_private(pki / "controller-manager.kubeconfig", yaml.safe_dump(admin, sort_keys=False))
+        manager = ManagedProcess(
+            "kube-controller-manager",
+            [
+                str(self.binaries.kube_controller_manager),
+                f"--kubeconfig={kubeconfig}",
+                f"--controllers={CONTROLLERS}",
+                f"--service-account-private-key-file={sa_key}",
+                f"--root-ca-file={self.ca_path}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                "--secure-port=0",
+                "--port=0",
+                "--v=0",
+            ],
+            self.folder / "logs" / "kube-controller-manager.log",
+        )
+        self.processes.append(manager)
+        manager.start()
+        manager.wait_until(self._default_service_account, 60, "serving (the default ServiceAccount made)")
+
+    def _default_service_account(self) -> bool:
+        """The serviceaccount controller's first work: it has synced and acts."""
+        from kubernetes import client
+
+        client.CoreV1Api(self.api_client()).read_namespaced_service_account("default", "default")
+        return True
 
     def restart_apiserver(self) -> None:
         """Stop kube-apiserver and start it again on the same port and etcd (for the reliability tests)."""

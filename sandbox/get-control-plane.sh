@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Obtains the local control plane's binaries: etcd and kubectl from Debian's packages, and
-# kube-apiserver v1.20.2 built from Debian's `kubernetes` source package with Debian's Go 1.19
+# Obtains the local control plane's binaries: etcd and kubectl from Debian's packages, and kube-apiserver
+# and kube-controller-manager v1.20.2 built from Debian's `kubernetes` source package with Debian's Go 1.19
 # (docs/sandbox.md says why each step is needed). Nothing on the system changes: apt runs
 # with private state, .debs are extracted into a private root, and the result is cached per user,
 # outside the repository, keyed by version, so only the first run on a machine pays for the build.
@@ -9,7 +9,7 @@
 set -euo pipefail
 
 KUBE_VERSION=v1.20.2
-RECIPE=2  # bump when this recipe changes, so a cached build from an older recipe is not reused
+RECIPE=3  # bump when this recipe changes, so a cached build from an older recipe is not reused
 ETCD_PACKAGE=etcd-server
 CACHE_ROOT=${1:-${ACKFLOW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ackflow}}
 DEST=$CACHE_ROOT/control-plane-$KUBE_VERSION-r$RECIPE
@@ -19,7 +19,7 @@ WORK=$DEST/work
 say() { printf '[control-plane] %s\n' "$*" >&2; }
 die() { printf 'control plane cannot be obtained: %s\n' "$*" >&2; exit 1; }
 
-if [[ -x $BIN/kube-apiserver && -x $BIN/etcd && -x $BIN/kubectl ]]; then
+if [[ -x $BIN/kube-apiserver && -x $BIN/kube-controller-manager && -x $BIN/etcd && -x $BIN/kubectl ]]; then
   echo "$BIN"
   exit 0
 fi
@@ -140,6 +140,11 @@ go build -ldflags "-s -w $ldflags" -o "$BIN/kube-apiserver.partial" ./cmd/kube-a
   || die "go build failed; see $WORK/build.log"
 mv "$BIN/kube-apiserver.partial" "$BIN/kube-apiserver"
 say "built $("$BIN/kube-apiserver" --version)"
+# From the same tree, most packages already compiled: namespaces finalized, garbage collection, Deployments.
+say "building kube-controller-manager $KUBE_VERSION (about a minute more)"
+go build -ldflags "-s -w $ldflags" -o "$BIN/kube-controller-manager.partial" ./cmd/kube-controller-manager \
+  >"$WORK/build-kcm.log" 2>&1 || die "go build of kube-controller-manager failed; see $WORK/build-kcm.log"
+mv "$BIN/kube-controller-manager.partial" "$BIN/kube-controller-manager"
 # The sources and toolchain are only needed for the build; the binaries stay.
 rm -rf "$WORK"
 echo "$BIN"

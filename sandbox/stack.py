@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from sandbox.aws import AwsEndpoint
-from sandbox.controlplane import ControlPlane, obtain_binaries
+from sandbox.controlplane import Binaries, ControlPlane, obtain_binaries
 from sandbox.pki import write_private
 from sandbox.processes import SandboxError
 
@@ -52,6 +52,10 @@ class Sandbox:
         return self.folder / "bin" / "kubectl"
 
     @property
+    def helm_path(self) -> Path:
+        return self.folder / "bin" / "helm"
+
+    @property
     def pid_file(self) -> Path:
         return self.folder / "sandbox.pid"
 
@@ -78,13 +82,13 @@ class Sandbox:
             self.control_plane.start()
             self.aws = AwsEndpoint(self.state, port=self._aws_port, env=self._aws_env)
             self.aws.start()
-            self._write_files(binaries.kubectl)
+            self._write_files(binaries)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _write_files(self, kubectl: Path) -> None:
+    def _write_files(self, binaries: Binaries) -> None:
         assert self.control_plane is not None
         self.control_plane.write_kubeconfig(self.kubeconfig_path)
         lines = ["unset AWS_PROFILE AWS_SESSION_TOKEN"]
@@ -92,11 +96,13 @@ class Sandbox:
         lines.append(f'export PATH={shlex.quote(str(self.kubectl_path.parent))}:"$PATH"')
         write_private(self.env_file, "\n".join(lines) + "\n")
         self.kubectl_path.parent.mkdir(parents=True, exist_ok=True)
-        self.kubectl_path.write_text(
-            "#!/bin/sh\n# kubectl 1.20 (Debian's), pointed at this sandbox unless KUBECONFIG says otherwise\n"
-            f'KUBECONFIG="${{KUBECONFIG:-{self.kubeconfig_path}}}" exec {shlex.quote(str(kubectl))} "$@"\n'
-        )
-        self.kubectl_path.chmod(0o700)
+        for path, binary, what in ((self.kubectl_path, binaries.kubectl, "kubectl 1.20 (Debian's)"),
+                                   (self.helm_path, binaries.helm, "Helm v3 (pinned)")):
+            path.write_text(
+                f"#!/bin/sh\n# {what}, pointed at this sandbox unless KUBECONFIG says otherwise\n"
+                f'KUBECONFIG="${{KUBECONFIG:-{self.kubeconfig_path}}}" exec {shlex.quote(str(binary))} "$@"\n'
+            )
+            path.chmod(0o700)
         self.pid_file.write_text(str(os.getpid()))
 
     def alive(self) -> bool:

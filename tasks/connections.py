@@ -221,9 +221,7 @@ def _kube_api_client(path: str, context: str | None, _version: int):
         config_file=path, context=context, client_configuration=configuration))
 
 
-@functools.cache
-def _kube_api_from_block(name: str):
-    from kubernetes import config
+def _cluster_config_of_block(name: str):
     from prefect_kubernetes.credentials import KubernetesCredentials
 
     try:
@@ -232,5 +230,20 @@ def _kube_api_from_block(name: str):
         raise TargetError(f"Kubernetes credentials block {name!r} cannot be loaded: {exc}") from None
     if cluster is None:
         raise TargetError(f"Kubernetes credentials block {name!r} holds no cluster_config")
+    return cluster
+
+
+def kubeconfig_of_block(name: str) -> dict[str, Any]:
+    """The kubeconfig a prefect-kubernetes credentials block holds, its context the current one (for tools
+    that read a file, such as Helm)."""
+    cluster = _cluster_config_of_block(name)
+    return {**cluster.config, "current-context": cluster.context_name}
+
+
+@functools.cache
+def _kube_api_from_block(name: str):
+    from kubernetes import config
+
+    cluster = _cluster_config_of_block(name)
     return _retrying_api_client(lambda configuration: config.load_kube_config_from_dict(
         cluster.config, context=cluster.context_name, client_configuration=configuration))

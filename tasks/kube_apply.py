@@ -101,10 +101,8 @@ def delete_manifests(target: Target, manifests: list[dict[str, Any]], service: s
 
 
 def _wait_namespace_gone(target: Target, name: str) -> None:
-    """A deleted namespace stays Terminating, refusing new objects, until it is emptied and finalized: wait, so
-    that a bootstrap right after a teardown can make it again. The sandbox's API server runs without the
-    namespace controller that finalizes namespaces, so there (its objects of ours deleted before it) it is
-    finalized here."""
+    """A deleted namespace stays Terminating, refusing new objects, until the namespace controller has emptied and
+    finalized it: wait, so that a bootstrap right after a teardown can make it again."""
     core = client.CoreV1Api(target.kube_api())
     deadline = time.monotonic() + NAMESPACE_GONE_SECONDS
     while True:
@@ -114,10 +112,6 @@ def _wait_namespace_gone(target: Target, name: str) -> None:
             if exc.status == 404:
                 return
             raise
-        if target.kind == "sandbox" and live.spec and live.spec.finalizers:
-            live.spec.finalizers = []
-            core.replace_namespace_finalize(name, live)
-            continue
         if time.monotonic() >= deadline:
             raise ApplyError(f"Namespace {name}: still {live.status.phase} after {NAMESPACE_GONE_SECONDS} s")
         time.sleep(1 if target.kind == "sandbox" else 5)

@@ -8,7 +8,6 @@ than the step.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from typing import Any
@@ -17,13 +16,12 @@ from kubernetes import client
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from ack.crd import table_crd
+from ack.crd import SCHEMA_DIGEST, crd_manifest
 from ack.model import CRD_NAME, FINALIZER, GROUP, PLURAL, VERSION
 from tasks.connections import Target
 
 FIELD_MANAGER = "ackflow"
 CRD_WAIT_SECONDS = 30
-SCHEMA_DIGEST = "ackflow.dev/schema-digest"
 
 
 class KubeError(RuntimeError):
@@ -46,10 +44,8 @@ def server_message(exc: client.ApiException) -> str:
 def ensure_crd(target: Target) -> str:
     """Install (or update) the Table CRD generated from the model, and wait until it is Established."""
     extensions = client.ApiextensionsV1Api(target.kube_api())
-    desired = table_crd()
-    # The server adds defaults to what it stores, so compare a digest of what we generated instead.
-    digest = hashlib.sha256(json.dumps(desired, sort_keys=True).encode()).hexdigest()[:16]
-    desired["metadata"].setdefault("annotations", {})[SCHEMA_DIGEST] = digest
+    desired = crd_manifest()
+    digest = desired["metadata"]["annotations"][SCHEMA_DIGEST]
     try:
         current = extensions.read_custom_resource_definition(CRD_NAME)
     except client.ApiException as exc:

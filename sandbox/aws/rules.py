@@ -9,6 +9,7 @@ through `find_table`, the in-process moto object the request is about to touch.
 from __future__ import annotations
 
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -61,6 +62,14 @@ class Rule:
 
     def after(self, call: Call, body: dict[str, Any]) -> None:
         """Rewrite moto's successful answer `body` in place."""
+
+    def request(self, call: Call) -> dict[str, str] | None:
+        """The parameters moto is asked instead of the call's (query protocol), or None to pass them on."""
+        return None
+
+    def after_text(self, call: Call, text: str) -> str:
+        """Rewrite moto's successful XML answer (query protocol)."""
+        return text
 
 
 FindTable = Callable[[Call], "Table | None"]
@@ -472,6 +481,40 @@ class StreamDisableDropsShard(Rule):
             table.stream_shard = None  # writes record nothing, as on AWS once the stream is off
 
 
+# --- Rule 8: DocumentDB on moto's RDS ------------------------------------------------------------------
+
+
+class DocumentDb(Rule):
+    """DocumentDB is served by the RDS API with Engine `docdb`, which moto refuses ("Engine 'docdb' is not
+    supported"). moto is asked for a Neptune cluster (the other engine of that API family it knows), and its
+    answers about the clusters and instances made that way say `docdb` again."""
+
+    service = "rds"
+    operations = frozenset({"CreateDBCluster", "CreateDBInstance", "DescribeDBClusters", "DescribeDBInstances",
+                            "DeleteDBCluster", "DeleteDBInstance", "ModifyDBCluster", "ModifyDBInstance"})
+    _MEMBER = re.compile(r"<(DBCluster|DBInstance)>.*?</\1>", re.S)
+    _IDENTIFIER = re.compile(r"<(?:DBClusterIdentifier|DBInstanceIdentifier)>([^<]+)</")
+
+    def __init__(self) -> None:
+        self._made: set[str] = set()  # identifiers of the clusters and instances made as docdb
+
+    def request(self, call: Call) -> dict[str, str] | None:
+        if call.params.get("Engine") != "docdb":
+            return None
+        key = "DBClusterIdentifier" if call.operation == "CreateDBCluster" else "DBInstanceIdentifier"
+        self._made.add(str(call.params.get(key, "")))
+        return {**call.params, "Engine": "neptune"}
+
+    def after_text(self, call: Call, text: str) -> str:
+        def relabel(member: re.Match[str]) -> str:
+            found = self._IDENTIFIER.search(member.group(0))
+            if found is None or found.group(1) not in self._made:
+                return member.group(0)
+            return member.group(0).replace("<Engine>neptune</Engine>", "<Engine>docdb</Engine>")
+
+        return self._MEMBER.sub(relabel, text)
+
+
 def default_rules(
     table_delay: float, index_delay: float, msk_delay: float, find_table: FindTable, clock: Clock = time.monotonic,
     ttl_window: float = 3600.0, billing_window: float = 86400.0,
@@ -493,4 +536,5 @@ def default_rules(
         OnDemandLimits(),
         StreamDisableDropsShard(find_table),
         MskActivation(msk_delay, clock),
+        DocumentDb(),
     ]

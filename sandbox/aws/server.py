@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlencode
 from xml.sax.saxutils import escape
 
 from botocore.exceptions import UnknownServiceError
@@ -295,10 +295,20 @@ class Endpoint:
         refusal = next(filter(None, (rule.before(call) for rule in rules)), None)
         if refusal is not None:
             return self._refuse(call, refusal, start_response)
+        for rule in rules:
+            if (params := rule.request(call)) is not None and call.protocol == "query":
+                query = urlencode(params).encode()  # what moto is asked instead (a form, as the query protocol's)
+                environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(query), str(len(query))
         app_iter, status_line, headers = run_wsgi_app(self.moto, environ, buffered=True)  # read and closed
         body = b"".join(app_iter)
         status = int(status_line.split()[0])
-        if 200 <= status < 300 and body:  # rules name JSON services only (moto labels kafka's JSON text/html)
+        if 200 <= status < 300 and body and call.protocol == "query":  # an XML answer
+            text = body.decode()
+            for rule in rules:
+                text = rule.after_text(call, text)
+            body = text.encode()
+            headers["Content-Length"] = str(len(body))
+        elif 200 <= status < 300 and body:  # moto labels kafka's JSON text/html
             answer = json.loads(body)
             for rule in rules:
                 rule.after(call, answer)

@@ -5,6 +5,7 @@ Secrets Manager (ManageMasterUserPassword)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -46,22 +47,21 @@ def docdb_instance_name(prefix: str, index: int) -> str:
     return f"{prefix}-docdb-{index + 1}"
 
 
-def _find(call: Any, key: str, prefix: str, **params: Any) -> Found | None:
-    """One DB instance, cluster or subnet group, as Describe* lists them (key: "DBInstance", ...)."""
-    described = unless_missing(call, *_MISSING, **params)
+def _find(client: Any, operation: str, key: str, prefix: str, **params: Any) -> Found | None:
+    """One DB instance, cluster or subnet group, as Describe* lists them (key: "DBInstance", ...). Where the
+    answer carries no tags (subnet groups, and all of DocumentDB's API), they are read with ListTagsForResource."""
+    described = unless_missing(getattr(client, operation), *_MISSING, **params)
     if described is None:
         return None
     item = described[f"{key}s"][0]
     status = item.get("DBInstanceStatus") or item.get("Status") or item.get("SubnetGroupStatus", "")
-    return Found(item[f"{key}Arn"], status, is_owned(item.get("TagList"), prefix))
+    arn = item[f"{key}Arn"]
+    tags = item["TagList"] if "TagList" in item else client.list_tags_for_resource(ResourceName=arn)["TagList"]
+    return Found(arn, status, is_owned(tags, prefix))
 
 
-def _find_subnet_group(rds: Any, prefix: str, name: str) -> Found | None:
-    found = _find(rds.describe_db_subnet_groups, "DBSubnetGroup", prefix, DBSubnetGroupName=name)
-    if found is None:
-        return None  # DescribeDBSubnetGroups shows no tags
-    tags = rds.list_tags_for_resource(ResourceName=found.id)["TagList"]
-    return Found(found.id, found.status, is_owned(tags, prefix))
+def _subnet_group(rds: Any, prefix: str, name: str) -> Callable[[], Found | None]:
+    return partial(_find, rds, "describe_db_subnet_groups", "DBSubnetGroup", prefix, DBSubnetGroupName=name)
 
 
 def _final_snapshot(target: Target, name: str) -> dict[str, Any]:
@@ -76,7 +76,7 @@ def ensure_db_subnet_group(target: Target, prefix: str, subnet_ids: list[str], d
     rds = target.client("rds")
     name = subnet_group_name(prefix)
     return ensure(
-        "db subnet group", name, prefix, find=partial(_find_subnet_group, rds, prefix, name), dry_run=dry_run,
+        "db subnet group", name, prefix, find=_subnet_group(rds, prefix, name), dry_run=dry_run,
         create=lambda: rds.create_db_subnet_group(
             DBSubnetGroupName=name, DBSubnetGroupDescription=f"ackflow {prefix}: databases", SubnetIds=subnet_ids,
             Tags=tag_list(owner_tags(prefix))),
@@ -93,7 +93,7 @@ def ensure_aurora_cluster(target: Target, prefix: str, settings: RdsConfig, subn
     version = {"EngineVersion": settings.engine_version} if settings.engine_version else {}
     return ensure(
         "aurora cluster", name, prefix, dry_run=dry_run,
-        find=partial(_find, rds.describe_db_clusters, "DBCluster", prefix, DBClusterIdentifier=name),
+        find=partial(_find, rds, "describe_db_clusters", "DBCluster", prefix, DBClusterIdentifier=name),
         create=lambda: rds.create_db_cluster(
             DBClusterIdentifier=name, Engine=settings.engine, MasterUsername=MASTER_USER,
             ManageMasterUserPassword=True, DBSubnetGroupName=subnet_group, VpcSecurityGroupIds=security_group_ids,
@@ -121,7 +121,7 @@ def ensure_db_instance(target: Target, prefix: str, settings: RdsConfig, subnet_
         } | ({"EngineVersion": settings.engine_version} if settings.engine_version else {})
     return ensure(
         "rds instance", name, prefix, dry_run=dry_run,
-        find=partial(_find, rds.describe_db_instances, "DBInstance", prefix, DBInstanceIdentifier=name),
+        find=partial(_find, rds, "describe_db_instances", "DBInstance", prefix, DBInstanceIdentifier=name),
         create=lambda: rds.create_db_instance(**params),
         wait=lambda: wait_waiter(target, f"RDS instance {name}", rds, "db_instance_available", TIMEOUT, DELAY,
                                  DBInstanceIdentifier=name),
@@ -133,7 +133,7 @@ def ensure_docdb_cluster(target: Target, prefix: str, subnet_group: str, securit
                          dry_run: bool = False) -> ServiceResult:
     docdb = target.client("docdb")
     name = docdb_cluster_name(prefix)
-    find = partial(_find, docdb.describe_db_clusters, "DBCluster", prefix, DBClusterIdentifier=name)
+    find = partial(_find, docdb, "describe_db_clusters", "DBCluster", prefix, DBClusterIdentifier=name)
     return ensure(
         "docdb cluster", name, prefix, find=find, dry_run=dry_run,
         create=lambda: docdb.create_db_cluster(
@@ -153,7 +153,7 @@ def ensure_docdb_instance(target: Target, prefix: str, settings: DocdbConfig, in
     name = docdb_instance_name(prefix, index)
     return ensure(
         "docdb instance", name, prefix, dry_run=dry_run,
-        find=partial(_find, docdb.describe_db_instances, "DBInstance", prefix, DBInstanceIdentifier=name),
+        find=partial(_find, docdb, "describe_db_instances", "DBInstance", prefix, DBInstanceIdentifier=name),
         create=lambda: docdb.create_db_instance(
             DBInstanceIdentifier=name, DBClusterIdentifier=docdb_cluster_name(prefix), Engine="docdb",
             DBInstanceClass=settings.instance_class, Tags=tag_list(owner_tags(prefix))),
@@ -165,13 +165,11 @@ def ensure_docdb_instance(target: Target, prefix: str, settings: DocdbConfig, in
 # --- teardown: instances before their cluster, the subnet group last -------------------------------
 
 
-def _delete_instance(target: Target, aws: Any, service: str, name: str, prefix: str, in_cluster: bool,
+def _delete_instance(target: Target, aws: Any, service: str, name: str, prefix: str, snapshot: dict[str, Any],
                      dry_run: bool) -> ServiceResult:
-    # A cluster's instances take no final snapshot of their own: the cluster's covers them.
-    snapshot = {"SkipFinalSnapshot": True} if in_cluster else _final_snapshot(target, name)
     return remove(
         target, service, name, dry_run=dry_run,
-        find=partial(_find, aws.describe_db_instances, "DBInstance", prefix, DBInstanceIdentifier=name),
+        find=partial(_find, aws, "describe_db_instances", "DBInstance", prefix, DBInstanceIdentifier=name),
         delete=lambda _: aws.delete_db_instance(DBInstanceIdentifier=name, **snapshot),
         wait=lambda _: wait_waiter(target, f"{service} {name} to be deleted", aws, "db_instance_deleted", TIMEOUT,
                                  DELAY, DBInstanceIdentifier=name),
@@ -182,15 +180,17 @@ def _delete_cluster(target: Target, aws: Any, service: str, name: str, prefix: s
     snapshot = _final_snapshot(target, name)
     return remove(
         target, service, name, dry_run=dry_run, timeout=TIMEOUT, delay=DELAY,
-        find=partial(_find, aws.describe_db_clusters, "DBCluster", prefix, DBClusterIdentifier=name),
+        find=partial(_find, aws, "describe_db_clusters", "DBCluster", prefix, DBClusterIdentifier=name),
         delete=lambda _: aws.delete_db_cluster(DBClusterIdentifier=name, **snapshot),
     )
 
 
 @aws_task
 def delete_db_instance(target: Target, prefix: str, settings: RdsConfig, dry_run: bool = False) -> ServiceResult:
-    return _delete_instance(target, target.client("rds"), "rds instance", db_instance_name(prefix, settings),
-                            prefix, is_aurora(settings), dry_run)
+    name = db_instance_name(prefix, settings)
+    # A cluster's instances take no final snapshot of their own: the cluster's covers them.
+    snapshot = {"SkipFinalSnapshot": True} if is_aurora(settings) else _final_snapshot(target, name)
+    return _delete_instance(target, target.client("rds"), "rds instance", name, prefix, snapshot, dry_run)
 
 
 @aws_task
@@ -201,8 +201,9 @@ def delete_aurora_cluster(target: Target, prefix: str, dry_run: bool = False) ->
 
 @aws_task
 def delete_docdb_instance(target: Target, prefix: str, index: int = 0, dry_run: bool = False) -> ServiceResult:
+    # DocumentDB's DeleteDBInstance takes no snapshot parameters: the cluster's final snapshot covers its data.
     return _delete_instance(target, target.client("docdb"), "docdb instance", docdb_instance_name(prefix, index),
-                            prefix, True, dry_run)
+                            prefix, {}, dry_run)
 
 
 @aws_task
@@ -215,6 +216,6 @@ def delete_docdb_cluster(target: Target, prefix: str, dry_run: bool = False) -> 
 def delete_db_subnet_group(target: Target, prefix: str, dry_run: bool = False) -> ServiceResult:
     rds = target.client("rds")
     name = subnet_group_name(prefix)
-    return remove(target, "db subnet group", name, find=partial(_find_subnet_group, rds, prefix, name),
+    return remove(target, "db subnet group", name, find=_subnet_group(rds, prefix, name),
                   delete=lambda _: rds.delete_db_subnet_group(DBSubnetGroupName=name), dry_run=dry_run,
                   timeout=300, delay=10)

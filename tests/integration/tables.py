@@ -126,6 +126,23 @@ def kubectl(sandbox: Sandbox, *args: str, user: str | None = None) -> subprocess
                           capture_output=True, text=True, timeout=60)
 
 
+CONTROLLER_CHART = Path(__file__).resolve().parents[2] / "deploy" / "charts" / "ackflow-controller"
+CONTROLLER_NAMESPACE = "ackflow-system"
+CONTROLLER_ACCOUNT = f"system:serviceaccount:{CONTROLLER_NAMESPACE}:ackflow-controller"
+
+
+def helm(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
+    """The sandbox's Helm (DIR/bin/helm) against its API server."""
+    return subprocess.run([str(sandbox.helm_path), *args], env={**os.environ, **sandbox.environ()},
+                          capture_output=True, text=True, timeout=300)
+
+
+def install_controller(sandbox: Sandbox) -> subprocess.CompletedProcess[str]:
+    """The controller's chart, as an operator installs it (again: an upgrade that changes nothing)."""
+    return helm(sandbox, "upgrade", "--install", "ackflow", str(CONTROLLER_CHART), "-n", CONTROLLER_NAMESPACE,
+                "--create-namespace", "--set", "aws.target=sandbox")
+
+
 def token_kubeconfig(sandbox: Sandbox, token: str, path: Path, namespace: str | None = None) -> Path:
     """The sandbox's kubeconfig with a bearer token (e.g. a ServiceAccount's) in place of the admin's, written
     0600 as secrets are."""
@@ -191,6 +208,7 @@ class CallCounter:
         return [c["operation"] for c in self.entries() if c["service"] == service]
 
 
-__all__ = ["apply", "reconcile_table", "manifest", "simple_spec", "unique", "Cluster", "dynamodb", "describe",
+__all__ = ["apply", "reconcile_table", "helm", "install_controller", "CONTROLLER_ACCOUNT", "CONTROLLER_NAMESPACE",
+           "manifest", "simple_spec", "unique", "Cluster", "dynamodb", "describe",
            "table_exists", "updating", "settle", "kubectl", "token_kubeconfig", "CallCounter", "fill",
            "assert_nothing_lost", "ITEMS"]

@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
-from botocore.exceptions import ClientError
 
 from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
 from sandbox.aws import calls as endpoint_calls
@@ -271,13 +270,18 @@ def test_documentdb_is_planned_without_a_mutating_call(target, config, prefix, a
     assert aws_calls.mutating() == []
 
 
-@pytest.mark.xfail(raises=ClientError, strict=True,
-                   reason="moto 5.2.5 serves no DocumentDB: CreateDBCluster refuses Engine 'docdb'")
-def test_documentdb_cluster(target, config, prefix, net, aws_calls):
+def test_documentdb_cluster_and_instance(target, config, prefix, net, aws_calls):
     group = databases.ensure_db_subnet_group(target, prefix, net.subnets).name
     try:
-        lifecycle(aws_calls, partial(databases.ensure_docdb_cluster, target, prefix, group,
-                                     [net.groups["database"]]), partial(databases.delete_docdb_cluster, target, prefix))
+        cluster = databases.ensure_docdb_cluster(target, prefix, group, [net.groups["database"]])
+        assert cluster.action == "created"
+        lifecycle(aws_calls, partial(databases.ensure_docdb_instance, target, prefix, config.docdb, 0),
+                  partial(databases.delete_docdb_instance, target, prefix, 0))
+        docdb = target.client("docdb")
+        [described] = docdb.describe_db_clusters(DBClusterIdentifier=cluster.name)["DBClusters"]
+        assert described["Engine"] == "docdb"
+        assert databases.ensure_docdb_cluster(target, prefix, group, [net.groups["database"]]).action == "found"
+        assert databases.delete_docdb_cluster(target, prefix).action == "deleted"
     finally:
         databases.delete_db_subnet_group(target, prefix)
 

@@ -30,6 +30,7 @@ from bootstrap.config import DEFAULT_CONFIG, load_config
 from flows.bootstrap import bootstrap
 from flows.teardown import teardown
 from tasks.aws import OWNER_TAG, ServiceResult
+from tasks.helm import uninstall_release
 from tasks.kube_apply import delete_manifests, locate
 
 from tests.integration.iam_policies import BOOTSTRAP_POLICY, TABLES_POLICY, outside
@@ -47,10 +48,11 @@ CHECKLIST = {
     "eks cluster": 1, "eks nodegroup": 1, "db subnet group": 1, "rds instance": 1, "codepipeline": 1,
     "codebuild project": 2, "msk cluster": 1, "app mesh": 1, "api gateway": 1, "log group": 4, "alarm": 3,
     "dashboard": 1, "ebs volume": 1, "efs file system": 1, "efs mount target": 2, "dynamodb table": 2,
+    "helm release": 1,
 }
 KUBERNETES_OBJECTS = {
     "DaemonSet amazon-cloudwatch/cloudwatch-agent", "DaemonSet amazon-cloudwatch/fluent-bit",
-    "StorageClass ebs-gp3", "StorageClass efs", "Deployment default/sample-app", "Service default/sample-app",
+    "StorageClass ebs-gp3", "StorageClass efs",
 }
 
 
@@ -107,14 +109,16 @@ def normalised(rows: list[ServiceResult], prefix: str) -> set[tuple[str, str]]:
 def fresh_cluster(target: Any, config_path: Path) -> None:
     """Remove what any bootstrap applied to the shared API server: a new prefix's EKS cluster has none of it."""
     config = load_config(config_path)
-    delete_manifests.fn(target, cluster_manifests.for_config(config, "fs-x", "x"), "kubernetes")
+    delete_manifests.fn(target, cluster_manifests.for_config(config, "fs-x"), "kubernetes")
+    uninstall_release.fn(target, cluster_manifests.APP_NAME, cluster_manifests.APP_CHART,
+                         cluster_manifests.APP_NAMESPACE, False)
 
 
 def live_kubernetes_objects(target: Any, config_path: Path) -> dict[str, str]:
     """The cluster objects the bootstrap applies that exist now: described name -> resourceVersion."""
     api = dynamic.DynamicClient(target.kube_api())
     out = {}
-    for manifest in cluster_manifests.for_config(load_config(config_path), "fs-x", "x"):
+    for manifest in cluster_manifests.for_config(load_config(config_path), "fs-x"):
         meta = manifest["metadata"]
         _, namespace, live = locate(api, manifest)
         if live is None:
@@ -271,7 +275,7 @@ def test_plan_reads_and_reports_and_mutates_nothing(target, calls, folder):
     planned = [r for r in rows if r.service not in FOUND_ONLY]
     assert {(r.service, r.name, r.action) for r in planned if r.action != "would create"} == set()
     assert by_service(rows) == {**CHECKLIST, "cluster": 1, "kubernetes": len(cluster_manifests.for_config(
-        load_config(config), "fs-x", "x"))}
+        load_config(config), "fs-x"))}
     assert KUBERNETES_OBJECTS <= kubernetes_names(rows)
     assert leftovers(target, prefix) == {}
     assert live_kubernetes_objects(target, config) == {}  # the server-side apply was a dry run
@@ -288,7 +292,7 @@ def test_a_first_run_creates_the_checklist_and_a_second_finds_it_all(target, boo
             if r.service in FOUND_ONLY and r.action != "found"} == set()
     assert {(r.service, r.name) for r in run.first if r.service not in FOUND_ONLY and r.action != "created"} == set()
     assert by_service(run.first) == {**CHECKLIST, "cluster": 1, "kubernetes": len(cluster_manifests.for_config(
-        load_config(run.config), "fs-x", "x"))}
+        load_config(run.config), "fs-x"))}
     assert KUBERNETES_OBJECTS <= kubernetes_names(run.first)
     assert set(live_kubernetes_objects(target, run.config)) == kubernetes_names(run.first)
     tables = [r for r in run.first if r.service == "dynamodb table"]
@@ -327,6 +331,7 @@ def test_teardown_leaves_nothing_tagged_and_a_second_teardown_finds_nothing(targ
     assert {(r.service, r.name, r.action) for r in rows if r.action not in ("deleted", "absent")} == set()
     deleted = {(r.service, r.name) for r in rows if r.action == "deleted"}
     assert ("eks cluster", f"{bootstrapped.prefix}-cluster") in deleted
+    assert ("helm release", "default/sample-app") in deleted
     assert {("dynamodb table", f"{bootstrapped.prefix}-{t}") for t in TABLES} <= deleted
     assert leftovers(target, bootstrapped.prefix) == {}
     assert live_kubernetes_objects(target, bootstrapped.config) == {}

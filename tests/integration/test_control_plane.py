@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -113,5 +114,45 @@ def test_every_listener_binds_to_loopback_only(sandbox):
     processes = [*sandbox.control_plane.processes, sandbox.aws.process]
     for process in processes:
         addresses = _listening_addresses(process.pid)
+        if process.name == "kube-controller-manager":  # it serves nothing (--secure-port=0 --port=0): it only calls
+            assert addresses == set(), f"{process.name} listens on {addresses}"
+            continue
         assert addresses, f"{process.name} listens nowhere?"
         assert addresses == {"0100007F"}, f"{process.name} listens on {addresses}"  # 127.0.0.1, little-endian hex
+
+
+def test_a_deleted_namespace_is_finalized_by_the_controller_manager(sandbox):
+    """kube-controller-manager empties and finalizes it: nothing of the project's has to."""
+    core = client.CoreV1Api(sandbox.control_plane.api_client())
+    name = f"gone-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": name}})
+    core.create_namespaced_config_map(name, {"metadata": {"name": "inside"}})
+    core.delete_namespace(name)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            core.read_namespace(name)
+        except client.ApiException as exc:
+            assert exc.status == 404
+            break
+        assert time.monotonic() < deadline, "the namespace stayed Terminating"
+        time.sleep(0.5)
+
+
+def test_garbage_collection_follows_owner_references(sandbox):
+    core = client.CoreV1Api(sandbox.control_plane.api_client())
+    owner = core.create_namespaced_config_map("default", {"metadata": {"name": f"owner-{uuid.uuid4().hex[:8]}"}})
+    owned = core.create_namespaced_config_map("default", {"metadata": {
+        "name": f"owned-{uuid.uuid4().hex[:8]}",
+        "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": owner.metadata.name,
+                             "uid": owner.metadata.uid}]}})
+    core.delete_namespaced_config_map(owner.metadata.name, "default")
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            core.read_namespaced_config_map(owned.metadata.name, "default")
+        except client.ApiException as exc:
+            assert exc.status == 404
+            return
+        assert time.monotonic() < deadline, "the owned object outlived its owner"
+        time.sleep(0.5)

@@ -1,6 +1,6 @@
 """`python -m flows.watch`: Table resources applied, changed and deleted with kubectl are reconciled without
-any other command, by a watch that holds only the in-cluster role of deploy/watch/; which changes need work;
-a fresh list after 410 Gone; a clean stop. And deploy/watch/ applies cleanly to the API server."""
+any other command, by a watch that holds only the role the controller's chart grants; which changes need work;
+a fresh list after 410 Gone; a clean stop."""
 
 from __future__ import annotations
 
@@ -14,15 +14,12 @@ from kubernetes import client
 
 from controller.informer import TableWatch, WorkFilter
 from tasks.kube_tables import ensure_crd
-from tests.integration.prefect_server import REPO, Process, child_env, wait_until
+from tests.integration.prefect_server import Process, child_env, wait_until
 from tests.integration.tables import (
-    Cluster, dynamodb, kubectl, manifest, simple_spec, table_exists,
+    CONTROLLER_NAMESPACE, Cluster, dynamodb, install_controller, kubectl, manifest, simple_spec, table_exists,
     token_kubeconfig, unique,
 )
 
-DEPLOY_WATCH = REPO / "deploy" / "watch"
-SERVICE_ACCOUNT = "system:serviceaccount:ackflow-system:ackflow-watch"
-TABLES = "tables.dynamodb.services.k8s.aws"
 SYNC_TIMEOUT = 240
 
 
@@ -65,38 +62,19 @@ def cluster(target) -> Cluster:
     return Cluster(target)
 
 
-@pytest.mark.integration
-def test_deploy_watch_applies_cleanly_and_grants_only_what_the_watch_needs(sandbox, cluster):
-    for _ in range(2):  # and again: unchanged
-        applied = kubectl(sandbox, "apply", "-f", str(DEPLOY_WATCH))
-        assert applied.returncode == 0, applied.stderr
-    assert "deployment.apps/ackflow-watch" in applied.stdout
-    allowed = [("watch", TABLES, "--all-namespaces"), ("patch", TABLES, "-n", "default"),
-               ("patch", TABLES, "--subresource=status", "-n", "default"), ("get", "namespaces"),
-               ("create", "events", "-n", "default"), ("get", f"customresourcedefinitions/{TABLES}"),
-               ("update", "leases", "-n", "ackflow-system")]
-    refused = [("delete", TABLES, "-n", "default"), ("create", TABLES, "-n", "default"), ("get", "secrets", "-A"),
-               ("create", "customresourcedefinitions"), ("get", "customresourcedefinitions/other.example.com"),
-               ("create", "leases", "-n", "default")]
-    for verb_and_resource in allowed:
-        assert kubectl(sandbox, "auth", "can-i", *verb_and_resource, user=SERVICE_ACCOUNT).returncode == 0, \
-            verb_and_resource
-    for verb_and_resource in refused:
-        assert kubectl(sandbox, "auth", "can-i", *verb_and_resource, user=SERVICE_ACCOUNT).returncode == 1, \
-            verb_and_resource
-
-
 def _service_account_kubeconfig(sandbox, target, folder: Path) -> Path:
-    """A kubeconfig holding a token of the watch's service account, as the pod would have."""
+    """A kubeconfig holding a token of the controller's service account, as the pod would have."""
     token = client.CoreV1Api(target.kube_api()).create_namespaced_service_account_token(
-        "ackflow-watch", "ackflow-system", {"spec": {"audiences": [], "expirationSeconds": 3600}}).status.token
+        "ackflow-controller", CONTROLLER_NAMESPACE, {"spec": {"audiences": [], "expirationSeconds": 3600}}).status.token
     return token_kubeconfig(sandbox, token, folder / "kubeconfig")
 
 
 @pytest.fixture(scope="module")
 def watching(sandbox, target, cluster, tmp_path_factory) -> Process:
-    """`python -m flows.watch --all-namespaces` with the in-cluster role only, and Prefect's temporary API."""
-    assert kubectl(sandbox, "apply", "-f", str(DEPLOY_WATCH)).returncode == 0
+    """`python -m flows.watch --all-namespaces` with the role the controller's chart grants only, and Prefect's
+    temporary API."""
+    installed = install_controller(sandbox)
+    assert installed.returncode == 0, installed.stderr
     folder = tmp_path_factory.mktemp("watch")
     kubeconfig = _service_account_kubeconfig(sandbox, target, folder)
     env = child_env(folder / "prefect-home", None, **{**sandbox.environ(), "KUBECONFIG": str(kubeconfig)})

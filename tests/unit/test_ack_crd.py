@@ -4,12 +4,13 @@ found: tests/samples.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from ack.crd import table_crd
+from ack.crd import crd_manifest, table_crd
 from tests.samples import ack_crd_path
 
 FORBIDDEN = {"$ref", "$defs", "anyOf", "oneOf", "allOf", "not", "title", "default", "const", "x-kubernetes-validations"}
@@ -140,3 +141,9 @@ def test_served_like_acks_and_valid_on_v1_20(ours: dict[str, Any], acks: dict[st
     assert version(ours)["additionalPrinterColumns"] == version(acks)["additionalPrinterColumns"]
     assert "x-kubernetes-validations" not in yaml.safe_dump(ours)
     assert root(ours)["properties"]["metadata"] == {"type": "object"}
+
+
+def test_the_controller_charts_crd_is_the_one_generated_from_the_model() -> None:
+    """One source of truth: `python -m ack.crd` wrote the chart's CRD; it must not have drifted from the model."""
+    chart_crd = Path(__file__).resolve().parents[2] / "deploy/charts/ackflow-controller/crds/tables.yaml"
+    assert yaml.safe_load(chart_crd.read_text()) == crd_manifest(), "run: python -m ack.crd > " + str(chart_crd)

@@ -176,6 +176,14 @@ def test_retain_keeps_the_table(annotations, namespace_policy):
     assert decision == Retain("the table orders was kept")
 
 
+def test_the_controllers_default_policy_comes_last():
+    retained = decide(resource(deleting=True), live(), default_deletion_policy="retain")
+    assert retained == Retain("the table orders was kept")
+    deleted = decide(resource(deleting=True), live(), namespace_deletion_policy="delete",
+                     default_deletion_policy="retain")
+    assert isinstance(deleted, Delete) and deleted.plan.steps
+
+
 def test_the_resources_own_policy_overrides_the_namespaces():
     decision = decide(resource(annotations={"services.k8s.aws/deletion-policy": "delete"}, deleting=True), live(),
                       namespace_deletion_policy="retain")

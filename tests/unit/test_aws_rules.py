@@ -16,6 +16,7 @@ from sandbox.aws.faults import Fault, Faults, parse_faults
 from sandbox.aws.rules import (
     Call,
     ChangeRateLimits,
+    DocumentDb,
     IndexStatus,
     MissingIndex,
     MskActivation,
@@ -476,3 +477,20 @@ def test_latency_holds_each_answer_back() -> None:
     body = b"".join(run_wsgi_app(endpoint, environ, buffered=True)[0])
     assert time.monotonic() - started >= latency
     assert json.loads(body) == {"TableNames": []}
+
+
+def test_documentdb_is_asked_of_moto_as_neptune_and_answered_as_docdb() -> None:
+    rule = DocumentDb()
+    create = Call("rds", "CreateDBCluster", protocol="query",
+                  params={"Action": "CreateDBCluster", "DBClusterIdentifier": "p-docdb", "Engine": "docdb"})
+    assert rule.request(create) == {**create.params, "Engine": "neptune"}
+    other = Call("rds", "CreateDBCluster", protocol="query",
+                 params={"Action": "CreateDBCluster", "DBClusterIdentifier": "graph", "Engine": "neptune"})
+    assert rule.request(other) is None
+    answer = ("<DescribeDBClustersResult><DBClusters>"
+              "<DBCluster><DBClusterIdentifier>p-docdb</DBClusterIdentifier><Engine>neptune</Engine></DBCluster>"
+              "<DBCluster><DBClusterIdentifier>graph</DBClusterIdentifier><Engine>neptune</Engine></DBCluster>"
+              "</DBClusters></DescribeDBClustersResult>")
+    relabelled = rule.after_text(Call("rds", "DescribeDBClusters", protocol="query"), answer)
+    assert relabelled.count("<Engine>docdb</Engine>") == 1 and relabelled.count("<Engine>neptune</Engine>") == 1
+    assert relabelled.index("<Engine>docdb</Engine>") < relabelled.index("graph")
