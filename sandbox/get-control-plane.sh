@@ -145,6 +145,8 @@ say "building kube-controller-manager $KUBE_VERSION (about a minute more)"
 go build -ldflags "-s -w $ldflags" -o "$BIN/kube-controller-manager.partial" ./cmd/kube-controller-manager \
   >"$WORK/build-kcm.log" 2>&1 || die "go build of kube-controller-manager failed; see $WORK/build-kcm.log"
 mv "$BIN/kube-controller-manager.partial" "$BIN/kube-controller-manager"
-# The sources and toolchain are only needed for the build; the binaries stay.
+# The sources and toolchain are only needed for the build; the binaries stay. Builds of older recipes go.
 rm -rf "$WORK"
+find "$CACHE_ROOT" -maxdepth 1 -name "control-plane-$KUBE_VERSION-r*" ! -name "$(basename "$DEST")" \
+  -exec rm -rf {} +
 echo "$BIN"
