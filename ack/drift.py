@@ -172,48 +172,6 @@ def report(checks: list[TableCheck]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
 
 
-CONSOLE_ROWS = 50  # a longer report is printed without its in-sync rows
-
-
-def console_rows(frame: pd.DataFrame) -> str:
-    """The report's rows for a terminal: all of them when few, else those that are not in sync."""
-    if not len(frame):
-        return "no Table resources"
-    shown = frame if len(frame) <= CONSOLE_ROWS else frame[frame["class"] != DriftClass.IN_SYNC.value]
-    with pd.option_context("display.max_colwidth", 80, "display.width", 250):
-        text = shown.to_string(index=False) if len(shown) else ""
-    if len(shown) < len(frame):
-        text += (f"\n({len(frame) - len(shown)} resources in sync not listed: the report artifact and --report "
-                 "have every row)")
-    return text.lstrip("\n")
-
-
-def summary_markdown(checks: list[TableCheck], detect_only: bool) -> str:
-    """The short summary a person reads first: counts per class, what was fixed, what needs a person."""
-    counts = {c: sum(1 for check in checks if check.drift_class == c) for c in DriftClass}
-    lines = ["# Drift report", "", f"Mode: {'detect only' if detect_only else 'remediate'}", "",
-             "| class | resources |", "|---|---|"]
-    lines += [f"| {c.value} | {n} |" for c, n in counts.items() if n]
-    fixed = [(check, path) for check in checks for path, (action, _) in check.actions.items()
-             if action == Action.REMEDIATED]
-    attention = [(check, path, action, message) for check in checks
-                 for path, (action, message) in check.actions.items()
-                 if action in (Action.REFUSED, Action.FAILED, Action.RETRY_LATER, Action.REPORTED)]
-    attention += [(check, "", Action.REPORTED, check.message) for check in checks
-                  if check.drift_class in (DriftClass.ERROR, DriftClass.MISSING, DriftClass.UNMANAGED,
-                                           DriftClass.REFUSED)
-                  and "" not in check.actions]
-    if fixed:
-        lines += ["", "## Fixed", ""] + [f"- `{c.key}` {p}" for c, p in fixed]
-    if attention:
-        lines += ["", "## Needs a person", ""]
-        lines += [f"- `{c.key}` {p or c.drift_class.value}: {a.value}{': ' + m if m else ''}"
-                  for c, p, a, m in attention]
-    if not fixed and not attention:
-        lines += ["", "Everything is in sync."]
-    return "\n".join(lines)
-
-
 def drift_record(check: TableCheck, now: datetime | None = None) -> dict[str, Any]:
     """The `status.lastDriftCheck` of a resource after this check."""
     outcome = check.drift_class.value

@@ -14,7 +14,8 @@ from prefect import flow
 
 from ack.outcome import Outcome
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, DEFAULT_WORKERS, settle
-from flows.cli import guarded, outcomes_exit, read_manifests, summary
+from flows.cli import guarded, outcomes_exit, read_manifests
+from flows.output import counts
 from tasks.connections import Connection, resolve_target
 from tasks.kube_tables import apply_resource, ensure_crd
 
@@ -49,7 +50,7 @@ def apply(manifests: list[dict[str, Any]], connection: Connection = Connection()
         tables = {f"{m['metadata']['namespace']}/{m['metadata']['name']}": str(m["spec"].get("tableName", ""))
                   for m in manifests}
         outcomes = settle(where, tables, workers, timeout_seconds)
-    print(summary(outcomes))
+    print(f"apply: {counts(o.state for o in outcomes) or 'no Table resources'}")
     return outcomes
 
 

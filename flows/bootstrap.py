@@ -25,6 +25,8 @@ from bootstrap import cluster_manifests
 from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, DEFAULT_WORKERS, settle
 from flows.cli import guarded, read_manifests
+from flows.output import service_rows
+from flows.output import plan as plan_text
 from tasks.account import check_aws_identity
 from tasks.aws import ServiceResult
 from tasks.aws.apigateway import ensure_http_api
@@ -256,12 +258,20 @@ def _id_of(rows: list[ServiceResult], service: str) -> str | None:
 
 
 def summarise(rows: list[ServiceResult], key: str, description: str) -> None:
-    """The table a person reads at the end: on stdout with counts per action, and as a Prefect artifact."""
+    """Every row as a Prefect table artifact (the command line renders them: flows/output.py)."""
     frame = pd.DataFrame([r.model_dump() for r in rows], columns=["service", "name", "id", "status", "action"])
     create_table_artifact(key=key, table=frame.to_dict(orient="records"), description=description)
-    counts = frame["action"].value_counts().to_dict()
-    with pd.option_context("display.max_colwidth", 70, "display.width", 250):
-        print("\n" + frame.to_string(index=False) + "\n\n" + ", ".join(f"{n} {a}" for a, n in counts.items()))
+
+
+def render(rows: list[ServiceResult], plan: bool, output: str) -> str:
+    """The summary for a person: a plan as `terraform plan` reads, else what changed (or every row)."""
+    return plan_text(rows) if plan and output == "table" else service_rows(rows, output)
+
+
+def add_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", choices=["table", "wide", "json"], default="table",
+                        help="table: what changed and a count of the rest (default); wide: every row with its id "
+                             "and status; json: every row")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,13 +280,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan", action="store_true", help="read and report what would be created; touch nothing")
     parser.add_argument("--target", choices=["sandbox", "aws"],
                         help="sandbox or aws (default: the configuration's target, else sandbox)")
+    add_output(parser)
     args = parser.parse_args(argv)
     config = guarded("bootstrap", lambda: load_config(args.config))  # a bad file: a clear error, at once
     if config is None:
         return 1
     connection = Connection(target=args.target or config.target)
     rows = guarded("bootstrap", lambda: bootstrap(config_path=args.config, plan=args.plan, connection=connection))
-    return 0 if rows is not None else 1
+    if rows is None:
+        return 1
+    print(render(rows, args.plan, args.output))
+    return 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 from ack.manifests import ManifestError, parse_manifests
 from ack.outcome import Outcome
-from tasks.connections import AWS_RETRIES
+from flows.output import outcomes as render_outcomes
+from flows.output import use_command_line_console
 from bootstrap.config import ConfigError
 
 T = TypeVar("T")
@@ -34,7 +35,9 @@ def scope_of(args: argparse.Namespace, default_all: bool = False) -> str | None:
 
 
 def guarded(command: str, work: Callable[[], T]) -> T | None:
-    """`work()`, or None after saying in one line why it failed."""
+    """`work()` (with the console a command line wants: flows/output.py), or None after saying in one line why it
+    failed."""
+    use_command_line_console()
     try:
         return work()
     except (ConfigError, ManifestError) as exc:  # the user's input: the message names the file and the field
@@ -45,9 +48,10 @@ def guarded(command: str, work: Callable[[], T]) -> T | None:
 
 
 def outcomes_exit(command: str, outcomes: list[Outcome] | None) -> int:
-    """0 when every resource ended well, else 1 with a count on stderr."""
+    """Where each resource ended (stdout); 0 when every one ended well, else 1 with a count on stderr."""
     if outcomes is None:
         return 1
+    print(render_outcomes(outcomes))
     failed = [o for o in outcomes if not o.ok]
     if failed:
         print(f"{command}: {len(failed)} of {len(outcomes)} resources not synced", file=sys.stderr)
@@ -66,14 +70,3 @@ def read_manifests(files: list[str]) -> list[dict[str, Any]]:
         manifests += parse_manifests(text, name)
     return manifests
 
-
-def summary(outcomes: list[Outcome]) -> str:
-    """The table a person reads at the end of apply and reconcile, and the AWS calls that were retried."""
-    if not outcomes:
-        return "no Table resources"
-    import pandas as pd  # here, not at import: the controller (flows.watch) has no table to print
-
-    frame = pd.DataFrame([o.model_dump() for o in outcomes], columns=["namespace", "name", "table", "state", "message"])
-    with pd.option_context("display.max_colwidth", 120, "display.width", 200):
-        table = frame.to_string(index=False)
-    return f"\n{table}\n\nAWS calls retried (throttling, 5xx): {AWS_RETRIES.value}"

@@ -33,13 +33,11 @@ from ack.drift import (
     DriftClass,
     TableCheck,
     check_of,
-    console_rows,
     drift_record,
     record_changed,
     remediation_actions,
     report,
     reported_only,
-    summary_markdown,
 )
 from ack.lifecycle import decide, refusal
 from ack.normalize import LiveTable
@@ -49,6 +47,7 @@ from controller.events import TABLE_DRIFTED, TABLE_REMEDIATED, table_resource
 from controller.reconciler import capabilities_of, status_after
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, drive
 from flows.cli import add_scope, guarded, scope_of
+from flows.output import counts, drift_lines
 from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
 from tasks.dynamodb import owned_tables_outside, read_tables
 from tasks.kube_lease import held
@@ -60,9 +59,10 @@ SUMMARY_ARTIFACT = "drift-summary"
 
 
 class DriftResult(BaseModel):
-    """What a drift run found and did, in counts (the rows are in the report)."""
+    """What a drift run found and did: counts, and the report's rows of every resource not in sync."""
 
     counts: dict[str, int]
+    findings: list[dict[str, str]]
     drift_found: bool
     failures: int  # resources that could not be checked or fixed
     remediated: int  # differences fixed
@@ -124,6 +124,7 @@ def _drift(where: Target, namespace: str | None, label_selector: str | None, det
         drift_found=any(check.drift_class in DRIFT_FOUND for check in checks),
         failures=sum(1 for check in checks if check.failed),
         remediated=sum(1 for check in checks for a, _ in check.actions.values() if a == Action.REMEDIATED),
+        findings=frame[frame["class"] != DriftClass.IN_SYNC.value].to_dict(orient="records"),
         rows=len(frame),
         aws_retries=AWS_RETRIES.value,
     )
@@ -218,13 +219,42 @@ def _conditions_after(status: dict[str, Any], check: TableCheck) -> list[dict]:
 
 @task(cache_policy=NO_CACHE)
 def publish(frame: pd.DataFrame, markdown: str, report_path: str | None) -> None:
-    """The report where people read it: stdout, the Prefect UI (stable keys keep its history), a file."""
+    """The report where people read it: the Prefect UI (stable keys keep its history), a file; the run's log
+    gets the counts (the command line prints the differences: flows/output.py)."""
     create_table_artifact(key=REPORT_ARTIFACT, table=frame.to_dict(orient="records"),
                           description="Drift report: one row per difference")
     create_markdown_artifact(key=SUMMARY_ARTIFACT, markdown=markdown, description="Drift summary")
     if report_path:
         write_report(frame, Path(report_path))
-    print(f"\n{console_rows(frame)}\n\n{markdown}\n\nAWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
+    print(f"drift: {counts(frame.drop_duplicates(['namespace', 'resource'])['class'])}; "
+          f"AWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
+
+
+def summary_markdown(checks: list[TableCheck], detect_only: bool) -> str:
+    """The short summary a person reads first: counts per class, what was fixed, what needs a person."""
+    counts = {c: sum(1 for check in checks if check.drift_class == c) for c in DriftClass}
+    lines = ["# Drift report", "", f"Mode: {'detect only' if detect_only else 'remediate'}", "",
+             "| class | resources |", "|---|---|"]
+    lines += [f"| {c.value} | {n} |" for c, n in counts.items() if n]
+    fixed = [(check, path) for check in checks for path, (action, _) in check.actions.items()
+             if action == Action.REMEDIATED]
+    attention = [(check, path, action, message) for check in checks
+                 for path, (action, message) in check.actions.items()
+                 if action in (Action.REFUSED, Action.FAILED, Action.RETRY_LATER, Action.REPORTED)]
+    attention += [(check, "", Action.REPORTED, check.message) for check in checks
+                  if check.drift_class in (DriftClass.ERROR, DriftClass.MISSING, DriftClass.UNMANAGED,
+                                           DriftClass.REFUSED)
+                  and "" not in check.actions]
+    if fixed:
+        lines += ["", "## Fixed", ""] + [f"- `{c.key}` {p}" for c, p in fixed]
+    if attention:
+        lines += ["", "## Needs a person", ""]
+        lines += [f"- `{c.key}` {p or c.drift_class.value}: {a.value}{': ' + m if m else ''}"
+                  for c, p, a, m in attention]
+    if not fixed and not attention:
+        lines += ["", "Everything is in sync."]
+    return "\n".join(lines)
+
 
 
 def write_report(frame: pd.DataFrame, path: Path) -> None:
@@ -268,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         report_path=args.report, connection=Connection(target=args.target), concurrency=args.concurrency))
     if result is None:
         return 1
+    print(drift_lines(result.findings, result.counts[DriftClass.IN_SYNC.value], args.report))
     if result.failures:
         print(f"drift: {result.failures} tables could not be checked or fixed (see the report)", file=sys.stderr)
         return 1

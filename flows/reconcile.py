@@ -13,7 +13,8 @@ from prefect import flow
 
 from ack.outcome import Outcome
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, DEFAULT_WORKERS, settle
-from flows.cli import add_scope, guarded, outcomes_exit, scope_of, summary
+from flows.cli import add_scope, guarded, outcomes_exit, scope_of
+from flows.output import counts
 from tasks.connections import Connection, resolve_target
 from tasks.kube_tables import ensure_crd, list_resources, read_resource
 
@@ -41,7 +42,7 @@ def reconcile(namespace: str | None = None, name: str | None = None, connection:
     tables = {f"{r['metadata']['namespace']}/{r['metadata']['name']}": str((r.get("spec") or {}).get("tableName", ""))
               for r in resources}
     outcomes = settle(where, tables, workers, timeout_seconds)
-    print(summary(outcomes))
+    print(f"reconcile: {counts(o.state for o in outcomes) or 'no Table resources'}")
     return outcomes
 
 

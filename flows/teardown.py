@@ -15,7 +15,7 @@ from pydantic import Field
 from bootstrap import cluster_manifests
 from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, load_config
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, settle
-from flows.bootstrap import StepFailed, cluster_target, connect, done, summarise
+from flows.bootstrap import StepFailed, add_output, cluster_target, connect, done, render, summarise
 from flows.cli import guarded, read_manifests
 from tasks.aws import ServiceResult
 from tasks.aws.apigateway import delete_http_api
@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--yes", action="store_true", help="confirm deleting from a real AWS account")
     parser.add_argument("--plan", action="store_true", help="only say what would be deleted")
     parser.add_argument("--target", choices=["sandbox", "aws"], help="default: the configuration's target")
+    add_output(parser)
     args = parser.parse_args(argv)
     config = guarded("teardown", lambda: load_config(args.config))
     if config is None:
@@ -156,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     rows = guarded("teardown", lambda: teardown(config_path=args.config, plan=args.plan,
                                                  connection=Connection(target=target)))
-    return 0 if rows is not None else 1
+    if rows is None:
+        return 1
+    print(render(rows, args.plan, args.output))
+    return 0
 
 
 if __name__ == "__main__":
