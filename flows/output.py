@@ -7,6 +7,7 @@ bare, without Prefect's prefix: what remains is the flows' own progress and ever
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import logging
@@ -83,6 +84,18 @@ def service_rows(rows: Sequence[Any], output: str) -> str:
         if changed else []
     lines.append(counts(r.action for r in rows) + ("" if changed else ": nothing to change"))
     return "\n\n".join(lines)
+
+
+def render(rows: Sequence[Any], planned: bool, output: str) -> str:
+    """The bootstrap's (or teardown's) result for a person: a plan as `terraform plan` reads, else what changed
+    (or, with `-o`, every row)."""
+    return plan(rows) if planned and output == "table" else service_rows(rows, output)
+
+
+def add_output(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", choices=["table", "wide", "json"], default="table",
+                        help="table: what changed and a count of the rest (default); wide: every row with its id "
+                             "and status; json: every row")
 
 
 def plan(rows: Sequence[Any]) -> str:

@@ -62,11 +62,13 @@ def _find_project(codebuild: Any, prefix: str, name: str) -> Found | None:
 
 @aws_task
 def ensure_build_project(target: Target, prefix: str, stage: BuildStage, settings: CodepipelineConfig,
-                         role_arn: str, artifacts_bucket: str, repository_uri: str,
+                         role: ServiceResult, bucket: ServiceResult, repository: ServiceResult | None,
                          dry_run: bool = False) -> ServiceResult:
-    """A CodeBuild project for one stage. Its own source is the S3 object the pipeline watches (moto, unlike AWS,
-    refuses a CODEPIPELINE source without a location); inside the pipeline, CodePipeline hands it the input."""
+    """A CodeBuild project for one stage, building into `repository` (ECR; none configured: no push). Its own
+    source is the S3 object the pipeline watches (moto, unlike AWS, refuses a CODEPIPELINE source without a
+    location); inside the pipeline, CodePipeline hands it the input."""
     codebuild = target.client("codebuild")
+    role_arn, artifacts_bucket, repository_uri = role.id, bucket.name, repository.id if repository else ""
     name = project_name(prefix, stage)
     return ensure(
         "codebuild project", name, prefix, find=partial(_find_project, codebuild, prefix, name), dry_run=dry_run,
@@ -116,10 +118,11 @@ def pipeline_definition(prefix: str, settings: CodepipelineConfig, role_arn: str
 
 
 @aws_task
-def ensure_pipeline(target: Target, prefix: str, settings: CodepipelineConfig, role_arn: str, artifacts_bucket: str,
-                    dry_run: bool = False) -> ServiceResult:
+def ensure_pipeline(target: Target, prefix: str, settings: CodepipelineConfig, role: ServiceResult,
+                    bucket: ServiceResult, dry_run: bool = False) -> ServiceResult:
     """The pipeline; its role must trust "codepipeline.amazonaws.com" as a plain string (iam.ROLES does)."""
     codepipeline = target.client("codepipeline")
+    role_arn, artifacts_bucket = role.id, bucket.name
     name = pipeline_name(prefix)
     return ensure(
         "codepipeline", name, prefix, find=partial(_find_pipeline, codepipeline, prefix, name), dry_run=dry_run,

@@ -72,7 +72,9 @@ def _final_snapshot(target: Target, name: str) -> dict[str, Any]:
 
 
 @aws_task
-def ensure_db_subnet_group(target: Target, prefix: str, subnet_ids: list[str], dry_run: bool = False) -> ServiceResult:
+def ensure_db_subnet_group(target: Target, prefix: str, subnets: list[ServiceResult],
+                           dry_run: bool = False) -> ServiceResult:
+    subnet_ids = [s.id for s in subnets]
     rds = target.client("rds")
     name = subnet_group_name(prefix)
     return ensure(
@@ -84,8 +86,9 @@ def ensure_db_subnet_group(target: Target, prefix: str, subnet_ids: list[str], d
 
 
 @aws_task
-def ensure_aurora_cluster(target: Target, prefix: str, settings: RdsConfig, subnet_group: str,
-                          security_group_ids: list[str], dry_run: bool = False) -> ServiceResult:
+def ensure_aurora_cluster(target: Target, prefix: str, settings: RdsConfig, subnet_group: ServiceResult,
+                          group: ServiceResult, dry_run: bool = False) -> ServiceResult:
+    security_group_ids = [group.id]
     if not is_aurora(settings):
         raise PermanentError(f"rds.engine {settings.engine!r} is not Aurora: it needs no cluster")
     rds = target.client("rds")
@@ -96,7 +99,7 @@ def ensure_aurora_cluster(target: Target, prefix: str, settings: RdsConfig, subn
         find=partial(_find, rds, "describe_db_clusters", "DBCluster", prefix, DBClusterIdentifier=name),
         create=lambda: rds.create_db_cluster(
             DBClusterIdentifier=name, Engine=settings.engine, MasterUsername=MASTER_USER,
-            ManageMasterUserPassword=True, DBSubnetGroupName=subnet_group, VpcSecurityGroupIds=security_group_ids,
+            ManageMasterUserPassword=True, DBSubnetGroupName=subnet_group.name, VpcSecurityGroupIds=security_group_ids,
             StorageEncrypted=True, CopyTagsToSnapshot=True, Tags=tag_list(owner_tags(prefix)), **version),
         wait=lambda: wait_waiter(target, f"Aurora cluster {name}", rds, "db_cluster_available", TIMEOUT, DELAY,
                                  DBClusterIdentifier=name),
@@ -104,9 +107,10 @@ def ensure_aurora_cluster(target: Target, prefix: str, settings: RdsConfig, subn
 
 
 @aws_task
-def ensure_db_instance(target: Target, prefix: str, settings: RdsConfig, subnet_group: str,
-                       security_group_ids: list[str], dry_run: bool = False) -> ServiceResult:
+def ensure_db_instance(target: Target, prefix: str, settings: RdsConfig, subnet_group: ServiceResult,
+                       group: ServiceResult, dry_run: bool = False) -> ServiceResult:
     """A standalone instance, or for Aurora the cluster's first instance (the cluster holds storage and users)."""
+    security_group_ids = [group.id]
     rds = target.client("rds")
     name = db_instance_name(prefix, settings)
     common = {"DBInstanceIdentifier": name, "Engine": settings.engine, "DBInstanceClass": settings.instance_class,
@@ -116,7 +120,7 @@ def ensure_db_instance(target: Target, prefix: str, settings: RdsConfig, subnet_
     else:
         params = common | {
             "AllocatedStorage": settings.allocated_storage, "StorageType": "gp3", "StorageEncrypted": True,
-            "MasterUsername": MASTER_USER, "ManageMasterUserPassword": True, "DBSubnetGroupName": subnet_group,
+            "MasterUsername": MASTER_USER, "ManageMasterUserPassword": True, "DBSubnetGroupName": subnet_group.name,
             "VpcSecurityGroupIds": security_group_ids, "BackupRetentionPeriod": 1, "CopyTagsToSnapshot": True,
         } | ({"EngineVersion": settings.engine_version} if settings.engine_version else {})
     return ensure(
@@ -129,8 +133,9 @@ def ensure_db_instance(target: Target, prefix: str, settings: RdsConfig, subnet_
 
 
 @aws_task
-def ensure_docdb_cluster(target: Target, prefix: str, subnet_group: str, security_group_ids: list[str],
+def ensure_docdb_cluster(target: Target, prefix: str, subnet_group: ServiceResult, group: ServiceResult,
                          dry_run: bool = False) -> ServiceResult:
+    security_group_ids = [group.id]
     docdb = target.client("docdb")
     name = docdb_cluster_name(prefix)
     find = partial(_find, docdb, "describe_db_clusters", "DBCluster", prefix, DBClusterIdentifier=name)
@@ -138,7 +143,7 @@ def ensure_docdb_cluster(target: Target, prefix: str, subnet_group: str, securit
         "docdb cluster", name, prefix, find=find, dry_run=dry_run,
         create=lambda: docdb.create_db_cluster(
             DBClusterIdentifier=name, Engine="docdb", MasterUsername=MASTER_USER, ManageMasterUserPassword=True,
-            DBSubnetGroupName=subnet_group, VpcSecurityGroupIds=security_group_ids, StorageEncrypted=True,
+            DBSubnetGroupName=subnet_group.name, VpcSecurityGroupIds=security_group_ids, StorageEncrypted=True,
             Tags=tag_list(owner_tags(prefix))),
         # DocumentDB's client has no cluster waiter.
         wait=lambda: wait_status(target, f"DocumentDB cluster {name}", find, {"available"}, TIMEOUT, DELAY,

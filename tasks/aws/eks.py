@@ -39,9 +39,10 @@ def _described(call: Any, key: str, prefix: str, **params: Any) -> Found | None:
 
 
 @aws_task
-def ensure_cluster(target: Target, prefix: str, settings: EksConfig, role_arn: str, subnet_ids: list[str],
-                   security_group_ids: list[str], dry_run: bool = False) -> ServiceResult:
+def ensure_cluster(target: Target, prefix: str, settings: EksConfig, role: ServiceResult, subnets: list[ServiceResult],
+                   group: ServiceResult, dry_run: bool = False) -> ServiceResult:
     eks = target.client("eks")
+    role_arn, subnet_ids, security_group_ids = role.id, [s.id for s in subnets], [group.id]
     name = cluster_name(prefix)
     logging = {"clusterLogging": [{"types": LOG_TYPES, "enabled": True}]}
 
@@ -69,9 +70,10 @@ def ensure_cluster(target: Target, prefix: str, settings: EksConfig, role_arn: s
 
 
 @aws_task
-def ensure_nodegroup(target: Target, prefix: str, settings: EksConfig, node_role_arn: str, subnet_ids: list[str],
-                     dry_run: bool = False) -> ServiceResult:
+def ensure_nodegroup(target: Target, prefix: str, settings: EksConfig, role: ServiceResult,
+                     subnets: list[ServiceResult], dry_run: bool = False) -> ServiceResult:
     eks = target.client("eks")
+    node_role_arn, subnet_ids = role.id, [s.id for s in subnets]
     cluster, name = cluster_name(prefix), nodegroup_name(prefix)
     scaling = {"minSize": 1, "maxSize": settings.desired_size, "desiredSize": settings.desired_size}
 

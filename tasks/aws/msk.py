@@ -29,9 +29,10 @@ def _find(kafka: Any, prefix: str, name: str) -> Found | None:
 
 
 @aws_task
-def ensure_msk_cluster(target: Target, prefix: str, settings: MskConfig, subnet_ids: list[str],
-                       security_group_ids: list[str], dry_run: bool = False) -> ServiceResult:
+def ensure_msk_cluster(target: Target, prefix: str, settings: MskConfig, subnets: list[ServiceResult],
+                       group: ServiceResult, dry_run: bool = False) -> ServiceResult:
     kafka = target.client("kafka")
+    subnet_ids, security_group_ids = [s.id for s in subnets], [group.id]
     name = cluster_name(prefix)
     find = partial(_find, kafka, prefix, name)
 

@@ -92,10 +92,10 @@ def _internet_access(ec2: Any, prefix: str, vpc_id: str, apply: bool) -> bool:
 
 
 @aws_task
-def ensure_subnets(target: Target, prefix: str, vpc_id: str, settings: NetworkConfig,
+def ensure_subnets(target: Target, prefix: str, vpc: ServiceResult, settings: NetworkConfig,
                    dry_run: bool = False) -> list[ServiceResult]:
     """Two subnets in two zones: the default VPC's own, or ours, carved from the first quarters of the CIDR."""
-    ec2 = target.client("ec2")
+    ec2, vpc_id = target.client("ec2"), vpc.id
     if vpc_id and ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["IsDefault"]:
         subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
                                                 {"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
@@ -147,9 +147,9 @@ def _find_security_group(ec2: Any, prefix: str, name: str, vpc_id: str) -> Found
 
 
 @aws_task
-def ensure_security_group(target: Target, prefix: str, vpc_id: str, purpose: SecurityGroupPurpose,
+def ensure_security_group(target: Target, prefix: str, vpc: ServiceResult, purpose: SecurityGroupPurpose,
                           dry_run: bool = False) -> ServiceResult:
-    ec2 = target.client("ec2")
+    ec2, vpc_id = target.client("ec2"), vpc.id
     name = f"{prefix}-{purpose}"
     find = partial(_find_security_group, ec2, prefix, name, vpc_id)
 

@@ -33,9 +33,11 @@ def _find_volume(ec2: Any, prefix: str) -> Found | None:
 
 
 @aws_task
-def ensure_ebs_volume(target: Target, prefix: str, settings: StorageConfig, availability_zone: str,
+def ensure_ebs_volume(target: Target, prefix: str, settings: StorageConfig, subnet: ServiceResult,
                       dry_run: bool = False) -> ServiceResult:
+    """The volume, in the zone of `subnet` (a default subnet is named by its zone, ours PREFIX-ZONE)."""
     ec2 = target.client("ec2")
+    availability_zone = subnet.name.rsplit(f"{prefix}-", 1)[-1]
     name = volume_name(prefix)
     find = partial(_find_volume, ec2, prefix)
     return ensure(
@@ -101,8 +103,14 @@ def _find_mount_target(efs: Any, prefix: str, file_system_id: str, subnet_id: st
 
 
 @aws_task
-def ensure_mount_target(target: Target, prefix: str, file_system_id: str, subnet_id: str,
-                        security_group_ids: list[str], dry_run: bool = False) -> ServiceResult:
+def ensure_mount_targets(target: Target, prefix: str, file_system: ServiceResult, subnets: list[ServiceResult],
+                         group: ServiceResult, dry_run: bool = False) -> list[ServiceResult]:
+    """A mount target of the file system in each subnet."""
+    return [_ensure_mount_target(target, prefix, file_system.id, subnet.id, [group.id], dry_run) for subnet in subnets]
+
+
+def _ensure_mount_target(target: Target, prefix: str, file_system_id: str, subnet_id: str,
+                         security_group_ids: list[str], dry_run: bool) -> ServiceResult:
     efs = target.client("efs")
     name = f"{file_system_name(prefix)}/{subnet_id}"
     find = partial(_find_mount_target, efs, prefix, file_system_id, subnet_id)

@@ -67,9 +67,9 @@ def prefix(config: BootstrapConfig) -> str:
 def net(target: Any, config: BootstrapConfig) -> Any:
     """The default VPC, two of its subnets and our security groups, for the services that need a network."""
     vpc = network.ensure_vpc(target, config.prefix, config.network)
-    subnets = [s.id for s in network.ensure_subnets(target, config.prefix, vpc.id, config.network)]
-    groups = {p: network.ensure_security_group(target, config.prefix, vpc.id, p).id for p in network.INGRESS_PORTS}
-    yield type("Net", (), {"vpc": vpc.id, "subnets": subnets, "groups": groups})
+    subnets = network.ensure_subnets(target, config.prefix, vpc, config.network)
+    groups = {p: network.ensure_security_group(target, config.prefix, vpc, p) for p in network.INGRESS_PORTS}
+    yield type("Net", (), {"vpc": vpc, "subnets": subnets, "groups": groups})
     for purpose in network.INGRESS_PORTS:
         network.delete_security_group(target, config.prefix, vpc.id, purpose)
 
@@ -110,7 +110,7 @@ def lifecycle(calls: Calls, ensure: Step, delete: Step | None = None) -> Any:
 def test_the_default_vpc_is_used_and_never_deleted(target, config, prefix, aws_calls):
     vpc = network.ensure_vpc(target, prefix, config.network)
     assert (vpc.action, vpc.status) == ("found", "available (default VPC)")
-    subnets = network.ensure_subnets(target, prefix, vpc.id, config.network)
+    subnets = network.ensure_subnets(target, prefix, vpc, config.network)
     assert actions(subnets) == {"found"} and len({s.name for s in subnets}) == 2  # two zones
     aws_calls.reset()
     assert network.delete_vpc(target, prefix).action == "absent"
@@ -122,16 +122,17 @@ def test_a_vpc_of_our_own_with_subnets_in_two_zones_and_security_groups(target, 
     settings = config.network.model_copy(update={"use_default_vpc": False})
     lifecycle(aws_calls, partial(network.ensure_vpc, target, prefix, settings),
               partial(network.delete_vpc, target, prefix))
-    vpc = network.ensure_vpc(target, prefix, settings).id
+    made = network.ensure_vpc(target, prefix, settings)
+    vpc = made.id
     ec2 = target.client("ec2")
     assert ec2.describe_vpc_attribute(VpcId=vpc, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"]
     [table] = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
     assert any(r.get("GatewayId", "").startswith("igw-") for r in table["Routes"])
-    subnets = lifecycle(aws_calls, partial(network.ensure_subnets, target, prefix, vpc, settings))
+    subnets = lifecycle(aws_calls, partial(network.ensure_subnets, target, prefix, made, settings))
     described = ec2.describe_subnets(SubnetIds=[s.id for s in subnets])["Subnets"]
     assert sorted(s["CidrBlock"] for s in described) == ["10.42.0.0/18", "10.42.64.0/18"]
     assert len({s["AvailabilityZone"] for s in described}) == 2 and all(s["MapPublicIpOnLaunch"] for s in described)
-    group = lifecycle(aws_calls, partial(network.ensure_security_group, target, prefix, vpc, "database"),
+    group = lifecycle(aws_calls, partial(network.ensure_security_group, target, prefix, made, "database"),
                       partial(network.delete_security_group, target, prefix, vpc, "database"))
     assert group.name == f"{prefix}-database"
     assert actions(network.delete_subnets(target, prefix, vpc)) == {"deleted"}
@@ -212,10 +213,10 @@ def test_a_resource_with_our_name_but_not_our_tag_is_neither_adopted_nor_deleted
 
 
 def test_eks_cluster_and_nodegroup(target, config, prefix, net, aws_calls, tmp_path):
-    cluster_role = iam.ensure_role(target, prefix, "eks-cluster").id
-    node_role = iam.ensure_role(target, prefix, "eks-nodes").id
+    cluster_role = iam.ensure_role(target, prefix, "eks-cluster")
+    node_role = iam.ensure_role(target, prefix, "eks-nodes")
     ensure_cluster = partial(eks.ensure_cluster, target, prefix, config.eks, cluster_role, net.subnets,
-                             [net.groups["cluster"]])
+                             net.groups["cluster"])
     cluster = lifecycle(aws_calls, ensure_cluster, partial(eks.delete_cluster, target, prefix))
     assert cluster.status == "ACTIVE"
     ensure_cluster()
@@ -239,8 +240,8 @@ def test_eks_cluster_and_nodegroup(target, config, prefix, net, aws_calls, tmp_p
 
 def test_rds_instance(target, config, prefix, net, aws_calls):
     group = lifecycle(aws_calls, partial(databases.ensure_db_subnet_group, target, prefix, net.subnets))
-    instance = lifecycle(aws_calls, partial(databases.ensure_db_instance, target, prefix, config.rds, group.name,
-                                            [net.groups["database"]]),
+    instance = lifecycle(aws_calls, partial(databases.ensure_db_instance, target, prefix, config.rds, group,
+                                            net.groups["database"]),
                          partial(databases.delete_db_instance, target, prefix, config.rds))
     assert (instance.name, instance.status) == (f"{prefix}-db", "available")
     assert databases.delete_db_subnet_group(target, prefix).action == "deleted"
@@ -248,12 +249,12 @@ def test_rds_instance(target, config, prefix, net, aws_calls):
 
 def test_aurora_cluster_and_instance(target, config, prefix, net, aws_calls):
     settings = config.rds.model_copy(update={"engine": "aurora-postgresql", "instance_class": "db.t4g.medium"})
-    group = databases.ensure_db_subnet_group(target, prefix, net.subnets).name
-    ensure_cluster = partial(databases.ensure_aurora_cluster, target, prefix, settings, group, [net.groups["database"]])
+    group = databases.ensure_db_subnet_group(target, prefix, net.subnets)
+    ensure_cluster = partial(databases.ensure_aurora_cluster, target, prefix, settings, group, net.groups["database"])
     lifecycle(aws_calls, ensure_cluster, partial(databases.delete_aurora_cluster, target, prefix))
     ensure_cluster()
     instance = lifecycle(aws_calls, partial(databases.ensure_db_instance, target, prefix, settings, group,
-                                            [net.groups["database"]]),
+                                            net.groups["database"]),
                          partial(databases.delete_db_instance, target, prefix, settings))
     assert instance.name == f"{prefix}-aurora-1"
     assert databases.delete_aurora_cluster(target, prefix).action == "deleted"
@@ -263,7 +264,11 @@ def test_aurora_cluster_and_instance(target, config, prefix, net, aws_calls):
 def test_documentdb_is_planned_without_a_mutating_call(target, config, prefix, aws_calls):
     aws_calls.reset()
     group = databases.subnet_group_name(prefix)
-    ensure = partial(databases.ensure_docdb_cluster, target, prefix, group, [])
+    ensure = partial(databases.ensure_docdb_cluster, target, prefix,
+                     ServiceResult(service="db subnet group", name=group, id="", status="planned",
+                                   action="would create"),
+                     ServiceResult(service="security group", name="planned", id="", status="planned",
+                                   action="would create"))
     assert ensure(dry_run=True).action == "would create"
     assert databases.ensure_docdb_instance(target, prefix, config.docdb, 0, dry_run=True).action == "would create"
     assert databases.delete_docdb_cluster(target, prefix).action == "absent"
@@ -271,16 +276,16 @@ def test_documentdb_is_planned_without_a_mutating_call(target, config, prefix, a
 
 
 def test_documentdb_cluster_and_instance(target, config, prefix, net, aws_calls):
-    group = databases.ensure_db_subnet_group(target, prefix, net.subnets).name
+    group = databases.ensure_db_subnet_group(target, prefix, net.subnets)
     try:
-        cluster = databases.ensure_docdb_cluster(target, prefix, group, [net.groups["database"]])
+        cluster = databases.ensure_docdb_cluster(target, prefix, group, net.groups["database"])
         assert cluster.action == "created"
         lifecycle(aws_calls, partial(databases.ensure_docdb_instance, target, prefix, config.docdb, 0),
                   partial(databases.delete_docdb_instance, target, prefix, 0))
         docdb = target.client("docdb")
         [described] = docdb.describe_db_clusters(DBClusterIdentifier=cluster.name)["DBClusters"]
         assert described["Engine"] == "docdb"
-        assert databases.ensure_docdb_cluster(target, prefix, group, [net.groups["database"]]).action == "found"
+        assert databases.ensure_docdb_cluster(target, prefix, group, net.groups["database"]).action == "found"
         assert databases.delete_docdb_cluster(target, prefix).action == "deleted"
     finally:
         databases.delete_db_subnet_group(target, prefix)
@@ -290,10 +295,11 @@ def test_documentdb_cluster_and_instance(target, config, prefix, net, aws_calls)
 
 
 def test_build_projects_and_pipeline(target, config, prefix, aws_calls):
-    build_role = iam.ensure_role(target, prefix, "codebuild").id
-    pipeline_role = iam.ensure_role(target, prefix, "codepipeline").id
-    bucket = s3.ensure_bucket(target, prefix, "artifacts").id
-    image = f"123456789012.dkr.ecr.{target.region}.amazonaws.com/{prefix}/app"
+    build_role = iam.ensure_role(target, prefix, "codebuild")
+    pipeline_role = iam.ensure_role(target, prefix, "codepipeline")
+    bucket = s3.ensure_bucket(target, prefix, "artifacts")
+    image = ServiceResult(service="ecr repository", name=f"{prefix}/app", status="available", action="found",
+                          id=f"123456789012.dkr.ecr.{target.region}.amazonaws.com/{prefix}/app")
     for stage in ("build", "test"):
         lifecycle(aws_calls, partial(codepipeline.ensure_build_project, target, prefix, stage, config.codepipeline,
                                      build_role, bucket, image),
@@ -317,7 +323,7 @@ def test_build_projects_and_pipeline(target, config, prefix, aws_calls):
 
 def test_msk_cluster_waits_until_active(target, config, prefix, net, aws_calls):
     cluster = lifecycle(aws_calls, partial(msk.ensure_msk_cluster, target, prefix, config.msk, net.subnets,
-                                           [net.groups["kafka"]]),
+                                           net.groups["kafka"]),
                         partial(msk.delete_msk_cluster, target, prefix))
     assert cluster.status == "ACTIVE"  # the sandbox's endpoint reports CREATING first
 
@@ -386,22 +392,27 @@ def test_a_dashboard_without_our_mark_is_not_ours(target, prefix, aws_calls):
 
 
 def test_ebs_volume(target, config, prefix, net, aws_calls):
-    zone = target.client("ec2").describe_subnets(SubnetIds=net.subnets[:1])["Subnets"][0]["AvailabilityZone"]
-    volume = lifecycle(aws_calls, partial(storage.ensure_ebs_volume, target, prefix, config.storage, zone),
+    volume = lifecycle(aws_calls, partial(storage.ensure_ebs_volume, target, prefix, config.storage, net.subnets[0]),
                        partial(storage.delete_ebs_volume, target, prefix))
     assert volume.status == "available"
+    volume = storage.ensure_ebs_volume(target, prefix, config.storage, net.subnets[1])  # in the second subnet's zone
+    zone = target.client("ec2").describe_volumes(VolumeIds=[volume.id])["Volumes"][0]["AvailabilityZone"]
+    assert zone == target.client("ec2").describe_subnets(SubnetIds=[net.subnets[1].id])["Subnets"][0][
+        "AvailabilityZone"]
+    storage.delete_ebs_volume(target, prefix)
 
 
 def test_efs_file_system_and_mount_targets(target, prefix, net, aws_calls):
     lifecycle(aws_calls, partial(storage.ensure_file_system, target, prefix),
               partial(storage.delete_file_system, target, prefix))
-    file_system = storage.ensure_file_system(target, prefix).id
-    planned = storage.ensure_mount_target(target, prefix, "", net.subnets[0], [], dry_run=True)  # no file system yet
-    assert planned.action == "would create"
-    for subnet in net.subnets:
-        mount = lifecycle(aws_calls, partial(storage.ensure_mount_target, target, prefix, file_system, subnet,
-                                             [net.groups["efs"]]))
-        assert mount.status == "available"
+    planned_file_system = storage.ensure_file_system(target, prefix, dry_run=True)
+    planned = storage.ensure_mount_targets(target, prefix, planned_file_system, net.subnets, net.groups["efs"],
+                                           dry_run=True)  # no file system yet
+    assert actions(planned) == {"would create"}
+    file_system = storage.ensure_file_system(target, prefix)
+    mounts = lifecycle(aws_calls, partial(storage.ensure_mount_targets, target, prefix, file_system, net.subnets,
+                                          net.groups["efs"]))
+    assert [m.status for m in mounts] == ["available"] * len(net.subnets)
     assert storage.delete_file_system(target, prefix).action == "deleted"  # mount targets first, then the file system
     assert target.client("efs").describe_file_systems(CreationToken=storage.file_system_name(prefix))[
         "FileSystems"] == []

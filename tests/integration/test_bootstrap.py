@@ -17,12 +17,15 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 import yaml
 from kubernetes import client as kube
 from kubernetes import dynamic
 from kubernetes.client import ApiException
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from ack.model import GROUP, PLURAL, VERSION
 from bootstrap import cluster_manifests
@@ -198,10 +201,20 @@ def leftovers(target: Any, prefix: str) -> dict[str, list[str]]:
     return {kind: names for kind, names in inventory(target, prefix).items() if names}
 
 
-def run_timed(**kwargs: Any) -> tuple[list[ServiceResult], float]:
+def run_timed(**kwargs: Any) -> tuple[list[ServiceResult], float, UUID]:
+    """A bootstrap's rows, its duration and its flow run's id."""
     start = time.monotonic()
-    rows = bootstrap(**kwargs)
-    return rows, time.monotonic() - start
+    state = bootstrap(**kwargs, return_state=True)
+    return state.result(), time.monotonic() - start, state.state_details.flow_run_id
+
+
+def run_graph(flow_run_id: UUID) -> set[tuple[str, str]]:
+    """The flow run's graph as Prefect records it: (upstream task, downstream task) for each task run input."""
+    with get_client(sync_client=True) as prefect:
+        runs = prefect.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    task_of = {run.id: run.task_key.rsplit("-", 1)[0] for run in runs}  # the function, whatever the run is named
+    return {(task_of[given.id], task_of[run.id]) for run in runs for inputs in run.task_inputs.values()
+            for given in inputs if getattr(given, "id", None) in task_of}
 
 
 def child_env(sandbox: Any, home: Path) -> dict[str, str]:
@@ -235,6 +248,7 @@ class Bootstrapped:
     first: list[ServiceResult]
     first_seconds: float
     first_calls: list[dict[str, Any]]
+    first_run_id: UUID
     second: list[ServiceResult]
     second_seconds: float
     second_calls: list[dict[str, Any]]
@@ -248,11 +262,11 @@ def bootstrapped(target: Any, calls: CallCounter, folder: Path) -> Bootstrapped:
     run.config = write_config(folder, run.prefix)
     fresh_cluster(target, run.config)
     calls.reset()
-    run.first, run.first_seconds = run_timed(config_path=str(run.config), plan=False)
+    run.first, run.first_seconds, run.first_run_id = run_timed(config_path=str(run.config), plan=False)
     run.first_calls = project_calls(calls)
     run.after_first = inventory(target, run.prefix)
     calls.reset()
-    run.second, run.second_seconds = run_timed(config_path=str(run.config), plan=False)
+    run.second, run.second_seconds, _ = run_timed(config_path=str(run.config), plan=False)
     run.second_calls = project_calls(calls)
     yield run
     teardown(config_path=str(run.config))
@@ -304,6 +318,20 @@ def test_a_first_run_creates_the_checklist_and_a_second_finds_it_all(target, boo
         (r.service, r.name, r.id) for r in run.first if r.service != "cluster"]
     assert run.second_calls, "the second run read nothing from the endpoint"
     assert mutating(run.second_calls) == []
+
+
+def test_the_run_graph_shows_the_checklists_dependencies(bootstrapped):
+    """flows/checklist.py passes each step what it needs as futures: Prefect draws those edges."""
+    edges = run_graph(bootstrapped.first_run_id)
+    assert {("ensure_vpc", "ensure_subnets"), ("ensure_vpc", "ensure_security_group"),
+            ("ensure_role", "ensure_cluster"), ("ensure_subnets", "ensure_cluster"),
+            ("ensure_security_group", "ensure_cluster"), ("ensure_log_group", "ensure_cluster"),
+            ("ensure_cluster", "ensure_nodegroup"), ("ensure_subnets", "ensure_msk_cluster"),
+            ("ensure_db_subnet_group", "ensure_db_instance"), ("ensure_file_system", "ensure_mount_targets"),
+            ("ensure_build_project", "ensure_pipeline"), ("ensure_bucket", "ensure_pipeline"),
+            ("ensure_alarm", "ensure_dashboard"), ("ensure_subnets", "ensure_ebs_volume"),
+            ("ensure_repository", "ensure_release"), ("ensure_file_system", "apply_manifests")} <= edges
+    assert {edge[0] for edge in edges if edge[1] == "ensure_vpc"} == {"connect"}, "the VPC needs only the target"
 
 
 def test_the_bootstrap_makes_no_aws_call_outside_its_iam_policies(bootstrapped):
