@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ack.model import ADOPTED, READY, RECOVERABLE, SYNCED, TERMINAL, TableStatus, rfc3339
+from ack.model import ADOPTED, ADVISORY, READY, RECOVERABLE, SYNCED, TERMINAL, TableStatus, rfc3339
 
 Conditions = list[dict[str, Any]]
 
@@ -77,6 +77,13 @@ def recoverable(conditions: Conditions, reason: str, message: str, now: datetime
 def adopted(conditions: Conditions, message: str, now: datetime | None = None) -> Conditions:
     """The resource took over a table that existed before it."""
     return set_condition(conditions, ADOPTED, "True", "Adopted", message, now)
+
+
+def advise(conditions: Conditions, advice: list[str], now: datetime | None = None) -> Conditions:
+    """ACK.Advisory: what the resource should know but nothing stops on (fields ignored); gone when there is none."""
+    if not advice:
+        return without(conditions, ADVISORY)
+    return set_condition(conditions, ADVISORY, "True", "IgnoredFields", "; ".join(advice), now)
 
 
 # Names of AWS response keys whose camelCase form in ACK's status is not the plain one.

@@ -30,7 +30,7 @@ class Capabilities:
 
 
 AWS = Capabilities()
-SANDBOX = Capabilities(unsupported=("tableReplicas", "resourcePolicy", "sseSpecification.kmsMasterKeyRef"),
+SANDBOX = Capabilities(unsupported=("tableReplicas", "sseSpecification.kmsMasterKeyRef"),
                        insights=False, where="the sandbox's AWS endpoint")
 
 

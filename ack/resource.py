@@ -25,7 +25,7 @@ from ack.model import (
     TableSpec,
     TableStatus,
 )
-from ack.validate import Problem, validate
+from ack.validate import Problem, effective, ignored, validate
 
 DeletionPolicy = Literal["delete", "retain"]
 AdoptionPolicy = Literal["adopt", "adopt-or-create"]
@@ -103,8 +103,9 @@ def _adoption_table_name(raw: str | None, problems: list[Problem]) -> str | None
 
 @dataclass(frozen=True)
 class TableResource:
-    """One Table resource, typed. `spec_problems` says what AWS would refuse in the spec (ack/validate.py); `spec`
-    is None only when the spec does not even fit the model."""
+    """One Table resource, typed. `spec` is what AWS is asked for: the spec as written less what AWS would not use,
+    which `advisories` names (ack/validate.py: ignored). `spec_problems` says what AWS would refuse in it; `spec` is
+    None only when the spec does not even fit the model."""
 
     namespace: str
     name: str
@@ -116,6 +117,7 @@ class TableResource:
     spec_problems: tuple[Problem, ...]
     status: TableStatus
     raw: dict[str, Any] = field(repr=False, compare=False)
+    advisories: tuple[Problem, ...] = ()
 
     @property
     def key(self) -> str:
@@ -137,13 +139,19 @@ class TableResource:
         return frozenset(self.status.managed_indexes or [])
 
     @property
+    def reads_policy(self) -> bool:
+        """Whether the live resource policy is read: when the spec names one, or named one when last synced (so
+        that removing it from the spec deletes it)."""
+        return bool(self.spec and self.spec.resource_policy) or bool(self.status.managed_resource_policy)
+
+    @property
     def raw_status(self) -> dict[str, Any]:
         return self.raw.get("status") or {}
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> TableResource:
         meta = raw.get("metadata") or {}
-        spec, problems = _spec(raw.get("spec") or {})
+        spec, problems, advisories = _spec(raw.get("spec") or {})
         try:
             status = TableStatus.model_validate(raw.get("status") or {})
         except ValidationError:  # another controller's status we cannot read: start afresh
@@ -159,15 +167,18 @@ class TableResource:
             spec_problems=problems,
             status=status,
             raw=raw,
+            advisories=advisories,
         )
 
 
-def _spec(raw: dict[str, Any]) -> tuple[TableSpec | None, tuple[Problem, ...]]:
-    """The typed spec and what AWS would refuse in it; or None and the first problem the model finds."""
+def _spec(raw: dict[str, Any]) -> tuple[TableSpec | None, tuple[Problem, ...], tuple[Problem, ...]]:
+    """The typed spec AWS is asked for, what AWS would refuse in it and what it leaves out as unused; or None and
+    the first problem the model finds."""
     try:
-        spec = TableSpec.model_validate(raw)
+        written = TableSpec.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         path = "spec." + ".".join(str(part) for part in first["loc"])
-        return None, (Problem(path, first["msg"]),)
-    return spec, tuple(validate(spec))
+        return None, (Problem(path, first["msg"]),), ()
+    spec = effective(written)
+    return spec, tuple(validate(spec)), tuple(ignored(written))

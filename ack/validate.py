@@ -17,7 +17,7 @@ from ack.model import (
     TableSpec,
 )
 
-ProblemKind = Literal["invalid", "requires_replacement", "unsupported"]
+ProblemKind = Literal["invalid", "requires_replacement", "unsupported", "ignored"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,48 @@ def validate(spec: TableSpec) -> list[Problem]:
         *_tags(spec),
         *_replicas(spec),
     ]
+
+
+def ignored(spec: TableSpec) -> list[Problem]:
+    """What the spec says that AWS would not use, as ACK ignores it rather than refusing: a stream's view type
+    while the stream is off, encryption settings while encryption is off, provisioned throughput under
+    PAY_PER_REQUEST (a merge patch that switches these off cannot remove the rest). Reported in ACK.Advisory."""
+    problems = []
+    stream = spec.stream_specification
+    if stream and not stream.stream_enabled and stream.stream_view_type:
+        problems.append(Problem("spec.streamSpecification.streamViewType", "ignored: streamEnabled is false",
+                                "ignored"))
+    sse = spec.sse_specification
+    if sse and not sse.enabled:
+        problems += [Problem(f"spec.sseSpecification.{name}", "ignored: sseSpecification.enabled is false", "ignored")
+                     for name, value in (("sseType", sse.sse_type), ("kmsMasterKeyID", sse.kms_master_key_id),
+                                         ("kmsMasterKeyRef", sse.kms_master_key_ref)) if value]
+    if spec.billing_mode == "PAY_PER_REQUEST":
+        throughputs = [("spec", spec.provisioned_throughput)] + [
+            (f"spec.globalSecondaryIndexes[{i}]", g.provisioned_throughput)
+            for i, g in enumerate(spec.global_secondary_indexes or [])]
+        problems += [Problem(f"{path}.provisionedThroughput", "ignored: billingMode is PAY_PER_REQUEST", "ignored")
+                     for path, throughput in throughputs if throughput is not None]
+    return problems
+
+
+def effective(spec: TableSpec) -> TableSpec:
+    """The spec without what `ignored` reports: what is created, compared and updated."""
+    update: dict[str, Any] = {}
+    stream = spec.stream_specification
+    if stream and not stream.stream_enabled and stream.stream_view_type:
+        update["stream_specification"] = stream.model_copy(update={"stream_view_type": None})
+    sse = spec.sse_specification
+    if sse and not sse.enabled and (sse.sse_type or sse.kms_master_key_id or sse.kms_master_key_ref):
+        update["sse_specification"] = sse.model_copy(update={"sse_type": None, "kms_master_key_id": None,
+                                                             "kms_master_key_ref": None})
+    indexes = spec.global_secondary_indexes or []
+    if spec.billing_mode == "PAY_PER_REQUEST" and (spec.provisioned_throughput or any(
+            g.provisioned_throughput for g in indexes)):
+        update["provisioned_throughput"] = None
+        update["global_secondary_indexes"] = spec.global_secondary_indexes and [
+            g.model_copy(update={"provisioned_throughput": None}) for g in indexes]
+    return spec.model_copy(update=update) if update else spec
 
 
 def unsupported(
@@ -151,9 +193,7 @@ def _throughput_for(
     billing: str, path: str, provisioned: ProvisionedThroughput | None, on_demand: OnDemandThroughput | None
 ) -> list[Problem]:
     if billing == "PAY_PER_REQUEST":
-        if provisioned is not None:
-            return [Problem(f"{path}.provisionedThroughput", "not allowed when billingMode is PAY_PER_REQUEST")]
-        return []
+        return []  # provisioned throughput left in is ignored (ignored())
     problems = []
     if provisioned is None:
         problems.append(
@@ -208,17 +248,7 @@ def _switches(spec: TableSpec) -> list[Problem]:
     stream = spec.stream_specification
     if stream and stream.stream_enabled and not stream.stream_view_type:
         problems.append(Problem("spec.streamSpecification.streamViewType", "required when streamEnabled is true"))
-    if stream and not stream.stream_enabled and stream.stream_view_type:
-        problems.append(
-            Problem("spec.streamSpecification.streamViewType", "must be left out when streamEnabled is false")
-        )
     sse = spec.sse_specification
-    if sse and not sse.enabled:
-        problems += [
-            Problem(f"spec.sseSpecification.{name}", "only allowed when sseSpecification.enabled is true")
-            for name, value in (("sseType", sse.sse_type), ("kmsMasterKeyID", sse.kms_master_key_id))
-            if value
-        ]
     if sse and sse.enabled and sse.kms_master_key_id and sse.sse_type == "AES256":
         problems.append(Problem("spec.sseSpecification.kmsMasterKeyID", "needs sseType KMS"))
     if sse and sse.kms_master_key_ref:

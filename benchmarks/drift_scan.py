@@ -59,7 +59,8 @@ def populate(sandbox: Sandbox, start: int, stop: int) -> None:
             "apiVersion": API_VERSION, "kind": "Table", "metadata": {"name": name, "finalizers": [FINALIZER]},
             "spec": _spec(name)})
         described = {**created["TableDescription"], "TableStatus": "ACTIVE"}
-        status = status_after({}, described, conditions.synced([]), resource["metadata"]["generation"], [])
+        status = status_after({}, described, conditions.synced([]), resource["metadata"]["generation"],
+                              {"managedIndexes": []})
         custom.patch_namespaced_custom_object_status(GROUP, VERSION, NAMESPACE, PLURAL, name, {"status": status})
 
     with ThreadPoolExecutor(8) as pool:

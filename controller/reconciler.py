@@ -34,7 +34,7 @@ from ack.lifecycle import (
     decide,
     refusal,
 )
-from ack.model import NAMESPACE_DELETION_POLICY
+from ack.model import NAMESPACE_DELETION_POLICY, TableSpec
 from ack.normalize import LiveTable
 from ack.plan import Step
 from ack.resource import DeletionPolicy, TableResource
@@ -46,7 +46,7 @@ from tasks.kube_tables import Conflict, namespace_annotations, read_resource, se
 # Rounds that made only calls after which AWS takes the next at once (tags, Time to Live, backups): carried on
 # within the same reconcile, up to this many, rather than through the queue.
 QUICK_ROUNDS = 4
-KEPT = ("managedIndexes", "lastDriftCheck")  # the reconciler's and the drift flow's own records
+KEPT = ("managedIndexes", "managedResourcePolicy", "lastDriftCheck")  # the reconciler's and drift's own records
 
 
 def capabilities_of(target: Target) -> Capabilities:
@@ -105,12 +105,13 @@ class _Round:
         self.times = requeue_times(target)
         self.conditions: list[dict[str, Any]] = list(resource.raw_status.get("conditions") or [])
         self.describe: dict[str, Any] | None = None  # the table as AWS last described it in this round
-        self.managed_indexes: list[str] | None = None
+        self.records: dict[str, Any] = {}  # what the synced spec named (status: managedIndexes, ...)
 
     # -- the round ------------------------------------------------------------------------------------
     def run(self) -> Result:
         if self.resource.deleting:
             return self._finalize()
+        self.conditions = cond.advise(self.conditions, [str(p) for p in self.resource.advisories])
         if refused := refusal(self.resource, self.capabilities):  # before any AWS call
             return self._finish(self._terminal(refused.reason, refused.message))
         self._keep_finalizer()
@@ -124,7 +125,7 @@ class _Round:
         spec = self.resource.spec
         assert spec is not None  # refusal() refuses a spec that does not fit the model
         for _ in range(QUICK_ROUNDS):
-            live = read_live(self.target, spec)
+            live = read_live(self.target, spec, self.resource.reads_policy)
             if live is not None:
                 self.describe = live.describe
             decision = decide(self.resource, live, self.capabilities)
@@ -155,7 +156,7 @@ class _Round:
                 if plan.wait:
                     return self._pending(plan.wait, self.times.busy(live.observed.table_status))
                 if not differences or plan.complete:
-                    self.managed_indexes = [i.index_name for i in self.resource.spec.global_secondary_indexes or []]
+                    self.records = records_of(self.resource.spec)
                     self.conditions = cond.synced(self.conditions)
                     return Synced()
                 return None  # calls AWS takes the next one after at once (tags, Time to Live): read again
@@ -185,7 +186,7 @@ class _Round:
             if resource.policies.deletion is None:  # the namespace's default applies: read it
                 namespace_policy = namespace_annotations(self.target, resource.namespace).get(
                     NAMESPACE_DELETION_POLICY)
-            live = read_live(self.target, resource.spec) if resource.spec is not None else None
+            live = read_live(self.target, resource.spec, resource.reads_policy) if resource.spec is not None else None
             return self._delete(decide(resource, live, self.capabilities, namespace_policy, self.deletion_policy),
                                 live)
         except ReconcileError as exc:
@@ -241,20 +242,25 @@ class _Round:
     def _finish(self, result: Result) -> Result:
         """Write the status once, only if it says something new."""
         old = self.resource.raw_status
-        new = status_after(old, self.describe, self.conditions, self.resource.generation, self.managed_indexes)
+        new = status_after(old, self.describe, self.conditions, self.resource.generation, self.records)
         if cond.status_changed(old, new):
             write_status(self.target, self.resource.raw, new)
         return result
 
 
+def records_of(spec: TableSpec) -> dict[str, Any]:
+    """What a synced spec named that later rounds must remember (the status's KEPT fields of the reconciler)."""
+    return {"managedIndexes": [i.index_name for i in spec.global_secondary_indexes or []],
+            "managedResourcePolicy": bool(spec.resource_policy)}
+
+
 def status_after(old: dict[str, Any], describe: dict[str, Any] | None, conditions: list[dict],
-                 generation: int | None, managed_indexes: list[str] | None = None) -> dict[str, Any]:
-    """The new status: what AWS reports, the conditions, and the records the flows keep."""
+                 generation: int | None, records: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The new status: what AWS reports, the conditions, and the records the flows keep (`records`: new ones)."""
     observed = cond.status_from_describe(describe) if describe else {
         key: value for key, value in old.items() if key not in ("conditions", "observedGeneration", *KEPT)
     }
     status = {**observed, "conditions": conditions, "observedGeneration": generation}
     status.update({key: old[key] for key in KEPT if key in old})
-    if managed_indexes is not None:
-        status["managedIndexes"] = managed_indexes
+    status.update(records or {})
     return status

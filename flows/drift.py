@@ -108,7 +108,7 @@ def _drift(where: Target, namespace: str | None, label_selector: str | None, det
             check.actions = reported_only(check, check.message or "detect-only: not changed")
     results = drive(where, [c.key for c in fix], concurrency, timeout_seconds) if fix else {}
     unsynced = [c for c in fix if not isinstance(results[c.key], Synced)]
-    after = read_tables(where, quote({c.key: resources[c.key].spec for c in unsynced}), concurrency) \
+    after = read_tables(where, quote({c.key: resources[c.key] for c in unsynced}), concurrency) \
         if unsynced else {}
     for check in fix:
         live = after.get(check.key)
@@ -137,7 +137,7 @@ def check_tables(target: Target, resources: dict[str, TableResource], default: D
     reconcile would decide about it."""
     capabilities = capabilities_of(target)
     # What reconcile refuses whatever AWS holds needs no read.
-    readable = {key: r.spec for key, r in resources.items()
+    readable = {key: r for key, r in resources.items()
                 if r.spec is not None and (r.deleting or refusal(r, capabilities) is None)}
     read = read_tables.fn(target, readable, concurrency)
     checks, lives = [], {}

@@ -19,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from ack.errors import ReconcileError, RecoverableError, TerminalError, from_aws
 from ack.model import OWNER_TAG, TableSpec
 from ack.normalize import LiveTable, observed_from_aws
+from ack.resource import TableResource
 from ack.plan import Step
 from tasks.connections import Target
 
@@ -32,8 +33,9 @@ def _failed(exc: ClientError, action: str) -> ReconcileError:
     return from_aws(error.get("Code", ""), error.get("Message", ""), action)
 
 
-def read_live(target: Target, spec: TableSpec) -> LiveTable | None:
-    """DescribeTable and the side calls the spec needs; None when the table does not exist."""
+def read_live(target: Target, spec: TableSpec, policy: bool = False) -> LiveTable | None:
+    """DescribeTable and the side calls the spec needs (the resource policy also when `policy`); None when the
+    table does not exist."""
     ddb = target.client("dynamodb")
     name = spec.table_name
     try:
@@ -46,7 +48,7 @@ def read_live(target: Target, spec: TableSpec) -> LiveTable | None:
         # Read only when the spec names them: the fewest calls that suffice.
         insights = (ddb.describe_contributor_insights(TableName=name).get("ContributorInsightsStatus")
                     if spec.contributor_insights else None)
-        policy = _resource_policy(ddb, arn) if spec.resource_policy else None
+        live_policy = _resource_policy(ddb, arn) if spec.resource_policy or policy else None
     except ClientError as exc:
         if _code(exc) == "ResourceNotFoundException":
             return None
@@ -55,7 +57,7 @@ def read_live(target: Target, spec: TableSpec) -> LiveTable | None:
         raise RecoverableError("AWSUnreachable", f"DescribeTable: {exc}") from None
     return LiveTable(
         describe=describe,
-        observed=observed_from_aws(describe, tags, ttl, backups, insights_status=insights, policy=policy),
+        observed=observed_from_aws(describe, tags, ttl, backups, insights_status=insights, policy=live_policy),
         owner=next((t["Value"] for t in tags if t["Key"] == OWNER_TAG), None),
     )
 
@@ -92,25 +94,26 @@ SCAN_RETRY_PAUSES = (1.0, 2.0)
 
 
 @task(cache_policy=NO_CACHE)
-def read_tables(target: Target, specs: dict[str, TableSpec],
+def read_tables(target: Target, resources: dict[str, TableResource],
                 concurrency: int = 16) -> dict[str, LiveTable | None | str]:
-    """Many tables at once, in one task (a task per table would cost more than the reads), with bounded
-    concurrency over one pooled client. Each key maps to the table, None (missing) or the error's message."""
-    def read_one(spec: TableSpec) -> LiveTable | None | str:
+    """The tables of many resources at once, in one task (a task per table would cost more than the reads), with
+    bounded concurrency over one pooled client. Each key maps to the table, None (missing) or the error's
+    message."""
+    def read_one(resource: TableResource) -> LiveTable | None | str:
         try:
-            return read_live(target, spec)
+            return read_live(target, resource.spec, resource.reads_policy)
         except ReconcileError as exc:
             return exc.message
         except (ClientError, BotoCoreError) as exc:
             return str(exc)
 
     read: dict[str, LiveTable | None | str] = {}
-    todo = dict(specs)
+    todo = dict(resources)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for pause in (0.0, *SCAN_RETRY_PAUSES):
             time.sleep(pause)
             read.update(zip(todo, pool.map(read_one, todo.values())))
-            todo = {key: spec for key, spec in todo.items() if isinstance(read[key], str)}
+            todo = {key: resource for key, resource in todo.items() if isinstance(read[key], str)}
             if not todo:
                 break
     return read

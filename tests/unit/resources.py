@@ -19,12 +19,13 @@ SPEC = {
 
 def resource(spec: dict[str, Any] | None = None, annotations: dict[str, str] | None = None, *,
              owned: str | None = None, deleting: bool = False, finalizer: bool = True,
-             managed_indexes: list[str] | None = None, namespace: str = "shop") -> TableResource:
+             managed_indexes: list[str] | None = None, namespace: str = "shop",
+             status: dict[str, Any] | None = None) -> TableResource:
     meta: dict[str, Any] = {"name": "orders", "namespace": namespace, "generation": 1,
                             "annotations": annotations or {}, "finalizers": [FINALIZER] if finalizer else []}
     if deleting:
         meta["deletionTimestamp"] = "2026-12-01T00:00:00Z"
-    status: dict[str, Any] = {}
+    status = dict(status or {})
     if owned:
         status["ackResourceMetadata"] = {"arn": ACCOUNT_ARN + owned, "ownerAccountID": "123456789012",
                                          "region": "us-east-1"}

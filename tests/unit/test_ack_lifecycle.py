@@ -214,3 +214,53 @@ def test_a_deletion_policy_not_understood_refuses_the_deletion():
     assert isinstance(decision, Refuse) and decision.reason == "InvalidAnnotation"
     decision = decide(resource(deleting=True), live(), namespace_deletion_policy="keep")
     assert isinstance(decision, Refuse) and "namespace" in decision.message
+
+
+# ------------------------------------------------------------------------------------- what AWS would not use
+
+
+def test_a_stream_switched_off_by_merge_patch_is_switched_off_its_view_type_ignored():
+    """`kubectl patch --type merge -p '{"spec":{"streamSpecification":{"streamEnabled":false}}}'` leaves the view
+    type in: ACK ignores it, and so do we (ACK.Advisory says so)."""
+    patched = resource({**SPEC, "streamSpecification": {"streamEnabled": False, "streamViewType": "NEW_IMAGE"}})
+    assert [str(p) for p in patched.advisories] == [
+        "spec.streamSpecification.streamViewType: ignored: streamEnabled is false"]
+    streaming = live(StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    decision = decide(patched, streaming)
+    assert isinstance(decision, Converge)
+    [step] = decision.plan.steps
+    assert step.params["StreamSpecification"] == {"StreamEnabled": False}
+
+
+def test_throughput_left_in_a_spec_switched_to_on_demand_is_ignored():
+    patched = resource({**SPEC, "provisionedThroughput": {"readCapacityUnits": 5, "writeCapacityUnits": 5}})
+    assert [p.field for p in patched.advisories] == ["spec.provisionedThroughput"]
+    assert decide(patched, live()) == Converge(Plan())  # the on-demand table is as the spec says
+    assert "ProvisionedThroughput" not in decide(patched, None).params
+
+
+# ------------------------------------------------------------------------------------- the resource policy
+
+POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem",
+                                                             "Principal": {"AWS": "111122223333"}, "Resource": "*"}]})
+
+
+def with_policy(policy: str | None) -> "object":
+    table = live()
+    from ack.normalize import LiveTable, observed_from_aws
+    return LiveTable(table.describe, observed_from_aws(table.describe, [{"Key": OWNER_TAG, "Value": "shop/orders"}],
+                                                       policy=policy), "shop/orders")
+
+
+def test_a_policy_removed_from_the_spec_is_read_and_deleted():
+    named = resource({**SPEC, "resourcePolicy": POLICY})
+    assert named.reads_policy
+    removed = resource(SPEC, status={"managedResourcePolicy": True})
+    assert removed.reads_policy
+    [step] = decide(removed, with_policy(POLICY)).plan.steps
+    assert step.api == "DeleteResourcePolicy"
+
+
+def test_a_policy_no_applied_spec_named_is_not_read():
+    assert not resource(SPEC).reads_policy
+    assert not resource(SPEC, status={"managedResourcePolicy": False}).reads_policy

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from ack.model import TableSpec
-from ack.validate import Problem, check_immutable, unsupported, validate
+from ack.validate import Problem, check_immutable, effective, ignored, unsupported, validate
 
 BASE: dict[str, Any] = {
     "tableName": "orders",
@@ -133,17 +133,49 @@ def test_provisioned_or_absent_billing_needs_throughput() -> None:
     ]
 
 
-def test_throughput_under_pay_per_request_is_refused_for_table_and_index() -> None:
+def test_throughput_under_pay_per_request_is_ignored_for_table_and_index_as_ack_does() -> None:
+    """A merge patch that switches to PAY_PER_REQUEST cannot remove provisionedThroughput: ACK ignores it."""
     throughput = {"readCapacityUnits": 5, "writeCapacityUnits": 5}
     table = spec(
         provisionedThroughput=throughput,
         attributeDefinitions=attributes("pk", "sk", "city"),
         globalSecondaryIndexes=[gsi("byCity", "city", provisionedThroughput=throughput)],
     )
-    assert messages(table) == [
-        "spec.provisionedThroughput: not allowed when billingMode is PAY_PER_REQUEST",
-        "spec.globalSecondaryIndexes[0].provisionedThroughput: not allowed when billingMode is PAY_PER_REQUEST",
+    assert messages(table) == []
+    assert [str(p) for p in ignored(table)] == [
+        "spec.provisionedThroughput: ignored: billingMode is PAY_PER_REQUEST",
+        "spec.globalSecondaryIndexes[0].provisionedThroughput: ignored: billingMode is PAY_PER_REQUEST",
     ]
+    used = effective(table)
+    assert used.provisioned_throughput is None and used.global_secondary_indexes[0].provisioned_throughput is None
+    assert ignored(used) == []
+
+
+@pytest.mark.parametrize(
+    "field, value, expected, used",
+    [
+        ("streamSpecification", {"streamEnabled": False, "streamViewType": "NEW_IMAGE"},
+         ["spec.streamSpecification.streamViewType: ignored: streamEnabled is false"], {"streamEnabled": False}),
+        ("sseSpecification", {"sseType": "KMS"},
+         ["spec.sseSpecification.sseType: ignored: sseSpecification.enabled is false"], {}),
+        ("sseSpecification", {"enabled": False, "sseType": "KMS", "kmsMasterKeyID": "alias/k"},
+         ["spec.sseSpecification.sseType: ignored: sseSpecification.enabled is false",
+          "spec.sseSpecification.kmsMasterKeyID: ignored: sseSpecification.enabled is false"], {"enabled": False}),
+    ],
+)
+def test_settings_aws_would_not_use_are_ignored_not_refused(field: str, value: Any, expected: list[str],
+                                                            used: dict[str, Any]) -> None:
+    table = spec(**{field: value})
+    assert [str(p) for p in ignored(table)] == expected
+    assert {p.kind for p in ignored(table)} == {"ignored"}
+    assert effective(table).dump()[field] == used
+    assert validate(effective(table)) == []
+
+
+def test_a_spec_with_nothing_to_ignore_is_used_as_written() -> None:
+    table = spec(streamSpecification={"streamEnabled": True, "streamViewType": "NEW_IMAGE"},
+                 sseSpecification={"enabled": True, "sseType": "KMS"})
+    assert ignored(table) == [] and effective(table) is table
 
 
 def test_index_throughput_under_provisioned() -> None:
@@ -182,21 +214,6 @@ def test_projection_include_and_non_key_attributes() -> None:
             "streamSpecification",
             {"streamEnabled": True},
             "spec.streamSpecification.streamViewType: required when streamEnabled is true",
-        ),
-        (
-            "streamSpecification",
-            {"streamEnabled": False, "streamViewType": "NEW_IMAGE"},
-            "spec.streamSpecification.streamViewType: must be left out when streamEnabled is false",
-        ),
-        (
-            "sseSpecification",
-            {"sseType": "KMS"},
-            "spec.sseSpecification.sseType: only allowed when sseSpecification.enabled is true",
-        ),
-        (
-            "sseSpecification",
-            {"enabled": False, "kmsMasterKeyID": "alias/k"},
-            "spec.sseSpecification.kmsMasterKeyID: only allowed when sseSpecification.enabled is true",
         ),
         (
             "sseSpecification",

@@ -1,0 +1,126 @@
+"""Manifests and habits brought from ACK behave as ACK makes them behave (docs/ack-table.md).
+
+Edits are made as ACK's users make them: `kubectl patch --type merge`, which can set fields but never remove
+one that the patch does not name. Each case then reconciles through the one entrance and checks both sides.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from ack.model import ADVISORY, SYNCED, TERMINAL
+from tests.integration.tables import (
+    Cluster, apply, describe, dynamodb, kubectl, manifest, reconcile_table, simple_spec, unique,
+)
+
+pytestmark = pytest.mark.integration
+
+KMS_KEY_ID = "4b1f3c2e-7d0a-4e8f-9b6c-2a5d8e1f0c3b"
+
+
+@pytest.fixture(scope="module")
+def cluster(target) -> Cluster:
+    return Cluster(target)
+
+
+def created(name: str, spec: dict[str, Any], annotations: dict[str, str] | None = None) -> None:
+    [outcome] = apply([manifest(name, spec, annotations=annotations)])
+    assert (outcome.state, outcome.message) == ("Synced", ""), outcome
+
+
+def merge_patch(sandbox, name: str, patch: dict[str, Any]) -> None:
+    done = kubectl(sandbox, "patch", "tables.dynamodb.services.k8s.aws", name, "--type", "merge",
+                   "-p", json.dumps(patch))
+    assert done.returncode == 0, done.stderr
+
+
+def condition(cluster: Cluster, name: str, type_: str) -> dict[str, Any] | None:
+    return cluster.condition(name, type_)
+
+
+# ------------------------------------------------------------------------- what AWS would not use
+
+
+@pytest.mark.parametrize("before, patch, ignored, check", [
+    pytest.param({"streamSpecification": {"streamEnabled": True, "streamViewType": "NEW_IMAGE"}},
+                 {"streamSpecification": {"streamEnabled": False}},
+                 ["spec.streamSpecification.streamViewType"],
+                 lambda table: "StreamSpecification" not in table or not table["StreamSpecification"]["StreamEnabled"],
+                 id="stream-off"),
+    pytest.param({"sseSpecification": {"enabled": True, "sseType": "KMS", "kmsMasterKeyID": KMS_KEY_ID}},
+                 {"sseSpecification": {"enabled": False}},
+                 ["spec.sseSpecification.sseType", "spec.sseSpecification.kmsMasterKeyID"],
+                 lambda table: table.get("SSEDescription", {}).get("Status") in (None, "DISABLED"),
+                 id="sse-off"),
+    pytest.param({"billingMode": "PROVISIONED",
+                  "provisionedThroughput": {"readCapacityUnits": 5, "writeCapacityUnits": 5}},
+                 {"billingMode": "PAY_PER_REQUEST"},
+                 ["spec.provisionedThroughput"],
+                 lambda table: table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST",
+                 id="on-demand"),
+])
+def test_a_merge_patch_that_switches_a_feature_off_is_applied_and_what_it_leaves_is_ignored(
+        target, sandbox, cluster, before, patch, ignored, check):
+    name = unique("parity")
+    created(name, simple_spec(name, **before))
+    merge_patch(sandbox, name, {"spec": patch})
+    assert reconcile_table("default", name).state == "Synced"
+    assert check(describe(target, name))
+    advisory = condition(cluster, name, ADVISORY)
+    assert advisory is not None and advisory["status"] == "True", advisory
+    assert [part.split(":")[0] for part in advisory["message"].split("; ")] == ignored
+    assert condition(cluster, name, TERMINAL) is None
+    assert condition(cluster, name, SYNCED)["status"] == "True"
+    # Once the spec no longer names them, the advisory goes.
+    cleared = {"streamSpecification": {"streamEnabled": False, "streamViewType": None}} if "stream" in str(patch) \
+        else {"sseSpecification": {"enabled": False, "sseType": None, "kmsMasterKeyID": None}} if "sse" in str(patch) \
+        else {"provisionedThroughput": None}
+    merge_patch(sandbox, name, {"spec": cleared})
+    assert reconcile_table("default", name).state == "Synced"
+    assert condition(cluster, name, ADVISORY) is None
+
+
+# ------------------------------------------------------------------------------------------- resource policy
+
+
+def policy(action: str, arn: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": action,
+        "Resource": arn}]})
+
+
+def live_policy(target, arn: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(dynamodb(target).get_resource_policy(ResourceArn=arn)["Policy"])
+    except dynamodb(target).exceptions.PolicyNotFoundException:
+        return None
+
+
+def test_a_resource_policy_is_put_changed_and_deleted_when_the_spec_drops_it(target, sandbox, cluster):
+    name = unique("policy")
+    created(name, simple_spec(name))
+    arn = describe(target, name)["TableArn"]
+    assert live_policy(target, arn) is None
+    for action in ("dynamodb:GetItem", "dynamodb:Query"):
+        merge_patch(sandbox, name, {"spec": {"resourcePolicy": policy(action, arn)}})
+        assert reconcile_table("default", name).state == "Synced"
+        assert live_policy(target, arn)["Statement"][0]["Action"] == action
+    assert cluster.get(name)["status"]["managedResourcePolicy"] is True
+    merge_patch(sandbox, name, {"spec": {"resourcePolicy": None}})  # a merge patch's null removes the field
+    assert reconcile_table("default", name).state == "Synced"
+    assert live_policy(target, arn) is None
+    assert cluster.get(name)["status"]["managedResourcePolicy"] is False
+
+
+def test_a_policy_on_an_adopted_table_that_the_spec_never_named_is_kept(target, cluster):
+    name = unique("foreign-policy")
+    ddb = dynamodb(target)
+    arn = ddb.create_table(TableName=name, AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                           KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                           BillingMode="PAY_PER_REQUEST")["TableDescription"]["TableArn"]
+    ddb.put_resource_policy(ResourceArn=arn, Policy=policy("dynamodb:GetItem", arn))
+    created(name, simple_spec(name), annotations={"services.k8s.aws/adoption-policy": "adopt-or-create"})
+    assert live_policy(target, arn)["Statement"][0]["Action"] == "dynamodb:GetItem"
