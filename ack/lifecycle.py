@@ -8,15 +8,16 @@ replacements, read-only, deletion policy, and the opt-ins for what would destroy
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ack.delta import Difference, delta
-from ack.model import ADOPTION_FIELDS, ADOPTION_POLICY, ALLOW_DESTRUCTIVE, OWNER_TAG, RECREATE_MISSING
+from ack.model import ADOPTION_FIELDS, ADOPTION_POLICY, ALLOW_DESTRUCTIVE, RECREATE_MISSING, TableSpec
 from ack.normalize import LiveTable
 from ack.plan import Plan, Step, busy, create_table_params, delete_table, plan
 from ack.resource import DELETION_POLICIES, DeletionPolicy, TableResource
-from ack.validate import Problem, unsupported
+from ack.tags import controller_tags, is_user_tag, retag
+from ack.validate import effective, unsupported
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,12 @@ class Capabilities:
     field (`unsupported` holds spec paths such as `tableReplicas`)."""
 
     unsupported: tuple[str, ...] = ()
-    insights: bool = True  # contributor insights can be enabled
     where: str = "this AWS endpoint"
 
 
 AWS = Capabilities()
 SANDBOX = Capabilities(unsupported=("tableReplicas", "sseSpecification.kmsMasterKeyRef"),
-                       insights=False, where="the sandbox's AWS endpoint")
+                       where="the sandbox's AWS endpoint")
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,12 @@ class Create:
 
 @dataclass(frozen=True)
 class Adopt:
-    """Take over an existing table (the adoption annotations allow it): tag it as this resource's, then converge."""
+    """Take over an existing table (the adoption annotations allow it): tag it as this resource's, mark the resource
+    `services.k8s.aws/adopted: "true"`, and, for ACK's `adopt`, write the table as it is into the resource's spec
+    (`spec`; None for `adopt-or-create`, whose spec is then applied to the table)."""
 
     step: Step
+    spec: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,6 @@ def refusal(resource: TableResource, capabilities: Capabilities) -> Refuse | Non
     if spec is not None:
         reason = f"is not served by {capabilities.where}"
         problems += unsupported(spec, capabilities.unsupported, reason)
-        if not capabilities.insights and spec.contributor_insights in ("ENABLE", "ENABLED"):
-            problems += [Problem("spec.contributorInsights", reason, "unsupported")]
     if problems:
         kind = "Unsupported" if all(p.kind == "unsupported" for p in problems) else "InvalidSpec"
         return Refuse(kind, "; ".join(map(str, problems)))
@@ -120,11 +121,12 @@ def refusal(resource: TableResource, capabilities: Capabilities) -> Refuse | Non
 
 
 def decide(resource: TableResource, live: LiveTable | None, capabilities: Capabilities = AWS,
-           namespace_deletion_policy: str | None = None, default_deletion_policy: DeletionPolicy = "delete"
-           ) -> Decision:
+           namespace_deletion_policy: str | None = None, default_deletion_policy: DeletionPolicy = "delete",
+           resource_tags: dict[str, str] | None = None) -> Decision:
     """The one decision for `resource`, given its live table (None: no table of that name exists). For a
     deletion, the resource's own deletion policy, else `namespace_deletion_policy` (its namespace's annotation),
-    else `default_deletion_policy` (the controller's --deletion-policy, as ACK's) decides."""
+    else `default_deletion_policy` (the controller's --deletion-policy, as ACK's) decides. `resource_tags` are
+    the controller's tags for this resource (ack/tags.py: ResourceTags.render), kept on its table."""
     if resource.deleting:
         return _deletion(resource, live, namespace_deletion_policy, default_deletion_policy)
     if refused := refusal(resource, capabilities):
@@ -142,26 +144,62 @@ def decide(resource: TableResource, live: LiveTable | None, capabilities: Capabi
         if policies.adoption == "adopt":
             return Refuse("NothingToAdopt", f"{ADOPTION_POLICY} is adopt but no table {spec.table_name} exists")
         params = create_table_params(spec)
-        params["Tags"] = [*params.get("Tags", []), {"Key": OWNER_TAG, "Value": resource.key}]
+        tags = {**_tags(spec), **_wanted_tags(resource, resource_tags)}
+        params["Tags"] = [{"Key": key, "Value": value} for key, value in tags.items()]
         return Create(params)
     if live.owner == resource.key:
-        return _converge(resource, live)
+        return _converge(resource, live, resource_tags)
     if live.owner:
         return Refuse("OwnedElsewhere", f"the table {spec.table_name} is managed by the resource {live.owner}")
     if not policies.adoption:
         return Refuse("TableExists", f"a table named {spec.table_name} already exists and this resource does not "
                                      f"own it; annotate {ADOPTION_POLICY}: adopt to take it over")
+    tag, _ = retag(_tags(live.observed.spec), _wanted_tags(resource, resource_tags))
     return Adopt(Step("TagResource", {"ResourceArn": live.observed.arn,
-                                      "Tags": [{"Key": OWNER_TAG, "Value": resource.key}]},
-                      f"adopt the table {spec.table_name}"))
+                                      "Tags": [{"Key": key, "Value": value} for key, value in tag.items()]},
+                      f"adopt the table {spec.table_name}"),
+                 spec=adopted_spec(live.observed.spec, spec) if policies.adoption == "adopt" else None)
 
 
-def _converge(resource: TableResource, live: LiveTable) -> Refuse | Converge:
+def adopted_spec(observed: TableSpec, named: TableSpec) -> dict[str, Any]:
+    """The spec ACK's `adopt` writes into the resource: the table as it is (its user tags only). Settings read
+    only when the spec names them (contributor insights, the resource policy) are kept as the spec says."""
+    spec = effective(observed.model_copy(update={  # effective(): AWS's 0/0 throughput of an on-demand table
+        "tags": [tag for tag in observed.tags or [] if is_user_tag(tag.key)] or None,
+        "contributor_insights": named.contributor_insights,
+        "resource_policy": named.resource_policy if observed.resource_policy is None else observed.resource_policy}))
+    return {key: value for key, value in spec.dump().items() if value not in ([], None)}
+
+
+def _tags(spec: TableSpec) -> dict[str, str]:
+    return {tag.key: tag.value for tag in spec.tags or []}
+
+
+def _wanted_tags(resource: TableResource, resource_tags: dict[str, str] | None) -> dict[str, str]:
+    assert resource.spec is not None
+    return controller_tags(resource_tags or {}, _tags(resource.spec), resource.key)
+
+
+def _retag_steps(resource: TableResource, live: LiveTable, resource_tags: dict[str, str] | None) -> list[Step]:
+    """The calls that bring the controller's own tags up to date (a former ownership tag, a new version, a changed
+    --resource-tags): never drift, done with the next round that reads the table."""
+    tag, untag = retag(_tags(live.observed.spec), _wanted_tags(resource, resource_tags))
+    arn = live.observed.arn
+    steps = [Step("UntagResource", {"ResourceArn": arn, "TagKeys": untag}, f"remove the former tags {untag}")] \
+        if untag else []
+    if tag:
+        steps.append(Step("TagResource", {"ResourceArn": arn, "Tags": [{"Key": k, "Value": v} for k, v in tag.items()]},
+                          f"set the controller's tags {sorted(tag)}"))
+    return steps
+
+
+def _converge(resource: TableResource, live: LiveTable, resource_tags: dict[str, str] | None) -> Refuse | Converge:
     spec = resource.spec
     assert spec is not None
     differences = delta(spec, live.observed.spec)
+    retags = _retag_steps(resource, live, resource_tags)
     if not differences:  # as the spec says, but synced only once AWS is done with it (ACK: ACTIVE)
-        return Converge(Plan(wait=busy(live.observed)))
+        return Converge(Plan(steps=retags, wait=busy(live.observed)))
     round_ = plan(differences, live.observed, spec, allow_destructive=resource.policies.allow_destructive,
                   known_indexes=resource.managed_indexes)
     if round_.replacements:
@@ -171,7 +209,7 @@ def _converge(resource: TableResource, live: LiveTable) -> Refuse | Converge:
     if not round_.steps and not round_.wait and round_.refused:
         return Refuse("DestructiveChange", "not done without an opt-in: " + "; ".join(
             s.reason for s in round_.refused) + f'; annotate {ALLOW_DESTRUCTIVE}: "true" to allow it')
-    return Converge(round_, differences)
+    return Converge(replace(round_, steps=[*retags, *round_.steps]), differences)
 
 
 def _deletion(resource: TableResource, live: LiveTable | None, namespace_policy: str | None,

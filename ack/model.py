@@ -28,6 +28,7 @@ DELETION_POLICY = "services.k8s.aws/deletion-policy"  # delete | retain
 NAMESPACE_DELETION_POLICY = f"{GROUP}/deletion-policy"
 ADOPTION_POLICY = "services.k8s.aws/adoption-policy"  # adopt | adopt-or-create
 ADOPTION_FIELDS = "services.k8s.aws/adoption-fields"  # JSON, e.g. {"tableName": "..."}
+ADOPTED_ANNOTATION = "services.k8s.aws/adopted"  # "true" once the resource took over an existing table
 READ_ONLY = "services.k8s.aws/read-only"
 REGION = "services.k8s.aws/region"
 
@@ -37,14 +38,6 @@ ALLOW_DESTRUCTIVE = "ackflow.dev/allow-destructive"
 RECREATE_MISSING = "ackflow.dev/recreate-missing"
 DRIFT_POLICY = "ackflow.dev/drift-policy"
 
-# The tag that marks a table as made (or adopted) by a resource: "namespace/name". Tags under these
-# prefixes belong to AWS or to this project, never to the spec, so they never drift.
-OWNER_TAG = "ackflow.dev/resource"
-SYSTEM_TAG_PREFIXES = ("aws:", "ackflow.dev/")
-
-
-def is_user_tag(key: str) -> bool:
-    return not key.startswith(SYSTEM_TAG_PREFIXES)
 
 # Condition types.
 SYNCED = "ACK.ResourceSynced"

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ack.tags import is_user_tag
 from ack.model import (
-    is_user_tag,
     GlobalSecondaryIndex,
     KeySchemaElement,
     OnDemandThroughput,

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ack.delta import Difference
+from ack.tags import is_user_tag
 from ack.model import (
-    is_user_tag,
     GlobalSecondaryIndex,
     KeySchemaElement,
     OnDemandThroughput,

@@ -20,7 +20,8 @@ from botocore.config import Config
 from kubernetes import client
 
 from ack import conditions
-from ack.model import API_VERSION, FINALIZER, GROUP, OWNER_TAG, PLURAL, VERSION
+from ack.model import API_VERSION, FINALIZER, GROUP, PLURAL, VERSION
+from ack.tags import OWNER_TAG
 from benchmarks import run_flow
 from controller.reconciler import status_after
 from sandbox.aws import calls, reset_calls

@@ -20,6 +20,7 @@ from kubernetes import client
 from prefect.events import emit_event
 
 from ack.resource import DeletionPolicy
+from ack.tags import ResourceTags
 from ack.result import Result, describe
 from controller.events import TABLE_CHANGED, table_resource
 from controller.informer import TableWatch, WorkFilter
@@ -51,6 +52,7 @@ class Settings:
     metrics_addr: str = ""  # HOST:PORT; empty: no metrics server
     emit_only: bool = False  # only emit ackflow.table.changed events (the reconcile-on-change deployment acts)
     deletion_policy: DeletionPolicy = "delete"  # when neither a resource nor its namespace names one
+    resource_tags: ResourceTags | None = None  # None: default_resource_tags()
 
 
 class Controller:
@@ -111,7 +113,8 @@ class Controller:
         if not self.settings.emit_only:
             workers = Workers(self.target, self.queue, self.settings.max_concurrent_reconciles, self._said,
                               resync_seconds=self.settings.resync_seconds,
-                              deletion_policy=self.settings.deletion_policy).start()
+                              deletion_policy=self.settings.deletion_policy,
+                              resource_tags=self.settings.resource_tags).start()
         where = self.settings.namespace or "every namespace"
         self.say(f"watching Table resources in {where} with {self.settings.max_concurrent_reconciles} workers")
         try:

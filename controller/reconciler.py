@@ -9,6 +9,8 @@ return when to come back. It never waits for AWS; the work queue brings the reso
 
 from __future__ import annotations
 
+import os
+from importlib.metadata import version
 from typing import Any
 
 import urllib3
@@ -38,14 +40,18 @@ from ack.model import NAMESPACE_DELETION_POLICY, TableSpec
 from ack.normalize import LiveTable
 from ack.plan import Step
 from ack.resource import DeletionPolicy, TableResource
+from ack.tags import DEFAULT_RESOURCE_TAGS, ResourceTags
 from ack.result import Requeue, RequeueTimes, Result, Synced, Terminal, describe
 from tasks.connections import Target
 from tasks.dynamodb import read_live, run_step
-from tasks.kube_tables import Conflict, namespace_annotations, read_resource, set_finalizer, write_status
+from tasks.kube_tables import (
+    Conflict, mark_adopted, namespace_annotations, read_resource, set_finalizer, write_status,
+)
 
 # Rounds that made only calls after which AWS takes the next at once (tags, Time to Live, backups): carried on
 # within the same reconcile, up to this many, rather than through the queue.
 QUICK_ROUNDS = 4
+CONTROLLER_VERSION = f"ackflow-{version('ackflow')}"  # %CONTROLLER_VERSION% in the resource tags
 KEPT = ("managedIndexes", "managedResourcePolicy", "lastDriftCheck")  # the reconciler's and drift's own records
 
 
@@ -57,11 +63,20 @@ def requeue_times(target: Target) -> RequeueTimes:
     return RequeueTimes.sandbox() if target.kind == "sandbox" else RequeueTimes()
 
 
-def reconcile(target: Target, namespace: str, name: str, deletion_policy: DeletionPolicy = "delete") -> Result:
+def default_resource_tags() -> ResourceTags:
+    """The controller's tags for every table: ACK_RESOURCE_TAGS (the variable ACK's chart sets from its
+    resourceTags value) when set, else ACK's defaults."""
+    return ResourceTags.parse(os.environ.get("ACK_RESOURCE_TAGS", DEFAULT_RESOURCE_TAGS), "ACK_RESOURCE_TAGS")
+
+
+def reconcile(target: Target, namespace: str, name: str, deletion_policy: DeletionPolicy = "delete",
+              resource_tags: ResourceTags | None = None) -> Result:
     """The one entrance: one round for the Table resource `namespace/name` (a Prefect task run, named after it,
     whose final state says the outcome), and when to come back. `deletion_policy` applies to a resource being
-    deleted when neither it nor its namespace names one (ACK's --deletion-policy)."""
-    state = reconcile_round(target, namespace, name, deletion_policy, return_state=True)
+    deleted when neither it nor its namespace names one (ACK's --deletion-policy); `resource_tags` are the tags
+    kept on every table (ACK's --resource-tags; default: default_resource_tags())."""
+    tags = resource_tags if resource_tags is not None else default_resource_tags()
+    state = reconcile_round(target, namespace, name, deletion_policy, tags, return_state=True)
     # The value in memory (unpersisted, its record's `result`): State.result() would hop to Prefect's event loop.
     value = getattr(state.data, "result", state.data)
     if isinstance(value, BaseException) or state.is_failed():  # the round itself crashed (a bug): back off
@@ -70,22 +85,24 @@ def reconcile(target: Target, namespace: str, name: str, deletion_policy: Deleti
 
 
 @task(name="reconcile", task_run_name="reconcile {namespace}/{name}", cache_policy=NO_CACHE, persist_result=False)
-def reconcile_round(target: Target, namespace: str, name: str, deletion_policy: DeletionPolicy) -> State:
+def reconcile_round(target: Target, namespace: str, name: str, deletion_policy: DeletionPolicy,
+                    resource_tags: ResourceTags) -> State:
     """Its table brought a step closer to the spec (or deleted), its status written; the outcome as the task
     run's state: Synced (or Deleted, Retained, Gone), Requeued, or Terminal (until the resource changes)."""
-    result = _round(target, namespace, name, deletion_policy)
+    result = _round(target, namespace, name, deletion_policy, resource_tags)
     # A Terminal resource is not a crash of the round (Prefect would log a failed state twice, at length): the
     # state's name says it, and its message why.
     name = result.state if isinstance(result, Synced) else "Requeued" if isinstance(result, Requeue) else "Terminal"
     return Completed(data=result, message=describe(result), name=name)
 
 
-def _round(target: Target, namespace: str, name: str, deletion_policy: DeletionPolicy) -> Result:
+def _round(target: Target, namespace: str, name: str, deletion_policy: DeletionPolicy,
+           resource_tags: ResourceTags) -> Result:
     try:
         raw = read_resource.fn(target, namespace, name)
         if raw is None:
             return Synced("Gone", "the resource no longer exists")
-        return _Round(target, TableResource.parse(raw), deletion_policy).run()
+        return _Round(target, TableResource.parse(raw), deletion_policy, resource_tags).run()
     except Conflict as exc:  # changed while we worked: read it again at once, never overwrite blindly
         return Requeue("Conflict", str(exc), after=0.0)
     except client.ApiException as exc:
@@ -97,10 +114,12 @@ def _round(target: Target, namespace: str, name: str, deletion_policy: DeletionP
 class _Round:
     """One reconcile of one resource: the state it accumulates until the status is written."""
 
-    def __init__(self, target: Target, resource: TableResource, deletion_policy: DeletionPolicy):
+    def __init__(self, target: Target, resource: TableResource, deletion_policy: DeletionPolicy,
+                 resource_tags: ResourceTags):
         self.target = target
         self.resource = resource
         self.deletion_policy = deletion_policy
+        self.resource_tags = resource_tags.render(resource.namespace, resource.name, CONTROLLER_VERSION)
         self.capabilities = capabilities_of(target)
         self.times = requeue_times(target)
         self.conditions: list[dict[str, Any]] = list(resource.raw_status.get("conditions") or [])
@@ -128,7 +147,7 @@ class _Round:
             live = read_live(self.target, spec, self.resource.reads_policy)
             if live is not None:
                 self.describe = live.describe
-            decision = decide(self.resource, live, self.capabilities)
+            decision = decide(self.resource, live, self.capabilities, resource_tags=self.resource_tags)
             result = self._act(decision, live)
             if result is not None:
                 return result
@@ -143,8 +162,11 @@ class _Round:
                 answer = self._call("CreateTable", params, f"create the table {params['TableName']}")
                 self.describe = answer.get("TableDescription") or self.describe
                 return self._pending("the table is CREATING", self.times.creating)
-            case Adopt(step):
+            case Adopt(step, spec):
                 self._call(step.api, step.params, step.reason)
+                # ACK's mark, and for `adopt` the table as it is in place of the spec: the next round then converges
+                # the resource as it is now.
+                self.resource = TableResource.parse(mark_adopted(self.target, self.resource.raw, spec))
                 self.conditions = cond.adopted(self.conditions, f"took over the existing table {live.name}")
                 return None
             case Converge(plan, differences):

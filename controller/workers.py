@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 
 from ack.outcome import Outcome
 from ack.resource import DeletionPolicy
+from ack.tags import ResourceTags
 from ack.result import Requeue, Result, Synced, Terminal, backoff
 from controller.metrics import (
     ACTIVE_WORKERS,
@@ -54,9 +55,10 @@ class Workers:
 
     def __init__(self, target: Target, queue: WorkQueue, count: int, on_result: OnResult | None = None,
                  resync_seconds: float = 0.0, deadline: float | None = None,
-                 deletion_policy: DeletionPolicy = "delete"):
+                 deletion_policy: DeletionPolicy = "delete", resource_tags: ResourceTags | None = None):
         self.target = target
         self.deletion_policy = deletion_policy
+        self.resource_tags = resource_tags
         self.queue = queue
         self.count = count
         self.on_result = on_result
@@ -96,7 +98,7 @@ class Workers:
         ACTIVE_WORKERS.labels(CONTROLLER).inc()
         started = time.monotonic()
         try:
-            result = reconcile(self.target, *split(key), self.deletion_policy)
+            result = reconcile(self.target, *split(key), self.deletion_policy, self.resource_tags)
         except Exception as exc:  # noqa: BLE001 (one resource's failure never stops a worker)
             result = Requeue("Error", f"{type(exc).__name__}: {exc}".splitlines()[0])
         finally:

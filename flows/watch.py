@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from prefect import flow
 
 from ack.resource import DELETION_POLICIES, DeletionPolicy
+from ack.tags import ResourceTags
+from controller.reconciler import default_resource_tags
 from controller.controller import DEFAULT_RESYNC_SECONDS, Controller, Settings, default_lease_namespace
 from controller.metrics import parse_address
 from controller.workers import DEFAULT_WORKERS
@@ -60,7 +62,8 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
                  max_concurrent_reconciles: int = DEFAULT_WORKERS,
                  reconcile_default_resync_seconds: int = DEFAULT_RESYNC_SECONDS,
                  enable_leader_election: bool = False, leader_election_namespace: str | None = None,
-                 metrics_addr: str = "", deletion_policy: DeletionPolicy = "delete") -> int:
+                 metrics_addr: str = "", deletion_policy: DeletionPolicy = "delete",
+                 resource_tags: str | None = None) -> int:
     """Watch Table resources and reconcile each change, until stopped; returns the changes that needed work.
 
     Args:
@@ -75,14 +78,18 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
         metrics_addr: HOST:PORT for /metrics, /healthz and /readyz; empty for none.
         deletion_policy: What happens to the table of a deleted resource when neither it nor its namespace says:
             delete or retain.
+        resource_tags: The controller's tags on every table, ACK's syntax (KEY=VALUE,...; %K8S_NAMESPACE%,
+            %K8S_RESOURCE_NAME%, %CONTROLLER_SERVICE%, %CONTROLLER_VERSION% expanded); empty for none; default:
+            ACK_RESOURCE_TAGS, else ACK's two.
     """
+    tags = default_resource_tags() if resource_tags is None else ResourceTags.parse(resource_tags)
     where = resolve_target(connection)
     ensure_crd(where)  # with the in-cluster role's read-only access, this checks that it is installed
     controller = Controller(where, Settings(
         namespace=namespace, max_concurrent_reconciles=max_concurrent_reconciles,
         resync_seconds=reconcile_default_resync_seconds, enable_leader_election=enable_leader_election,
         leader_election_namespace=leader_election_namespace or default_lease_namespace(),
-        metrics_addr=metrics_addr, emit_only=emit_only, deletion_policy=deletion_policy),
+        metrics_addr=metrics_addr, emit_only=emit_only, deletion_policy=deletion_policy, resource_tags=tags),
         say=lambda line: print(line, flush=True), tell=tell)
     with stop_on_signals(controller.stop):
         changes = controller.run()
@@ -108,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="serve /metrics, /healthz and /readyz there (e.g. :8080); default: none")
     parser.add_argument("--deletion-policy", choices=DELETION_POLICIES, default="delete",
                         help="a deleted resource's table, when neither it nor its namespace says (default delete)")
+    parser.add_argument("--resource-tags", metavar="KEY=VALUE,...",
+                        help="the controller's tags on every table, as ACK's flag (empty: none; default: "
+                             "ACK_RESOURCE_TAGS, else services.k8s.aws/controller-version and "
+                             "services.k8s.aws/namespace)")
     parser.add_argument("--emit-only", action="store_true",
                         help="only emit ackflow.table.changed events; the reconcile-on-change deployment reconciles")
     parser.add_argument("--target", choices=["sandbox", "aws"], default="sandbox")
@@ -116,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--max-concurrent-reconciles: at least 1")
     if args.reconcile_default_resync_seconds < 0:
         parser.error("--reconcile-default-resync-seconds: 0 (off) or more")
+    try:
+        ResourceTags.parse(args.resource_tags or "") if args.resource_tags is not None else default_resource_tags()
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.metrics_addr:
         try:
             parse_address(args.metrics_addr)
@@ -124,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     changes = guarded("watch", lambda: watch_tables(
         scope_of(args), args.emit_only, Connection(target=args.target), args.max_concurrent_reconciles,
         args.reconcile_default_resync_seconds, args.enable_leader_election, args.leader_election_namespace,
-        args.metrics_addr, args.deletion_policy))
+        args.metrics_addr, args.deletion_policy, args.resource_tags))
     return 1 if changes is None else 0
 
 

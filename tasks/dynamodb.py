@@ -17,9 +17,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from ack.errors import ReconcileError, RecoverableError, TerminalError, from_aws
-from ack.model import OWNER_TAG, TableSpec
+from ack.model import TableSpec
 from ack.normalize import LiveTable, observed_from_aws
 from ack.resource import TableResource
+from ack.tags import owner_of
 from ack.plan import Step
 from tasks.connections import Target
 
@@ -58,7 +59,7 @@ def read_live(target: Target, spec: TableSpec, policy: bool = False) -> LiveTabl
     return LiveTable(
         describe=describe,
         observed=observed_from_aws(describe, tags, ttl, backups, insights_status=insights, policy=live_policy),
-        owner=next((t["Value"] for t in tags if t["Key"] == OWNER_TAG), None),
+        owner=owner_of({t["Key"]: t["Value"] for t in tags}),
     )
 
 
@@ -132,7 +133,7 @@ def owned_tables_outside(target: Target, known: set[str]) -> dict[str, str]:
     for name in names:
         arn = f"arn:{partition}:dynamodb:{target.region}:{identity['Account']}:table/{name}"
         tags = ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
-        owner = next((t["Value"] for t in tags if t["Key"] == OWNER_TAG), None)
+        owner = owner_of({t["Key"]: t["Value"] for t in tags})
         if owner:
             owned[name] = owner
     return owned

@@ -17,7 +17,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from ack.crd import SCHEMA_DIGEST, crd_manifest
-from ack.model import CRD_NAME, FINALIZER, GROUP, PLURAL, VERSION
+from ack.model import ADOPTED_ANNOTATION, CRD_NAME, FINALIZER, GROUP, PLURAL, VERSION
 from tasks.connections import Target
 
 FIELD_MANAGER = "ackflow"
@@ -159,6 +159,15 @@ def set_finalizer(target: Target, resource: dict[str, Any], present: bool) -> di
     if finalizers == resource["metadata"].get("finalizers", []):
         return resource
     return _merge_patch(target, resource, {"metadata": {"finalizers": finalizers}})
+
+
+def mark_adopted(target: Target, resource: dict[str, Any], spec: dict[str, Any] | None) -> dict[str, Any]:
+    """ACK's mark of an adopted resource (`services.k8s.aws/adopted: "true"`), and, when `spec` is given (ACK's
+    `adopt`), that spec in place of the resource's own."""
+    body: dict[str, Any] = {"metadata": {"annotations": {ADOPTED_ANNOTATION: "true"}}}
+    if spec is not None:
+        body["spec"] = {**{key: None for key in resource.get("spec", {}) if key not in spec}, **spec}
+    return _merge_patch(target, resource, body)
 
 
 def write_status(target: Target, resource: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:

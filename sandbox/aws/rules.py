@@ -71,6 +71,10 @@ class Rule:
         """Rewrite moto's successful XML answer (query protocol)."""
         return text
 
+    def answer(self, call: Call) -> dict[str, Any] | None:
+        """The answer to a call moto does not serve, given instead of asking moto; None to ask moto."""
+        return None
+
 
 FindTable = Callable[[Call], "Table | None"]
 
@@ -413,6 +417,65 @@ class OnDemandLimits(Rule):
             self._limits.setdefault(key, {}).setdefault(index, {}).update(limits)
 
 
+# --- Rule 5b: contributor insights, which moto does not serve ------------------------------------------
+
+
+class ContributorInsights(Rule):
+    """Describe/UpdateContributorInsights for a table or one of its GSIs: ENABLING (DISABLING) after an update,
+    ENABLED (DISABLED) once the table delay passed; DISABLED until first enabled. Deleting the table forgets it."""
+
+    operations = frozenset({"UpdateContributorInsights", "DescribeContributorInsights", "DeleteTable"})
+
+    def __init__(self, delay: float, find_table: FindTable, clock: Clock = time.monotonic):
+        self.delay = delay
+        self.find_table = find_table
+        self.clock = clock
+        self._state: dict[tuple[Key, str], tuple[str, float, float]] = {}  # (key, index) -> (action, until, at)
+
+    def before(self, call: Call) -> Refusal | None:
+        if call.operation == "DeleteTable":
+            return None
+        table = self.find_table(call)
+        if table is None:
+            return Refusal("ResourceNotFoundException", f"Requested resource not found: Table: {table_key(call)[1]} "
+                                                        "not found")
+        index = call.params.get("IndexName")
+        if index and index not in {i.name for i in table.global_indexes}:
+            return Refusal("ResourceNotFoundException",
+                           f"Requested resource not found: Table: {table.name} Index: {index} not found")
+        action = call.params.get("ContributorInsightsAction")
+        if call.operation == "UpdateContributorInsights" and action not in ("ENABLE", "DISABLE"):
+            return Refusal("ValidationException", f"1 validation error detected: Value '{action}' at "
+                                                  "'contributorInsightsAction' failed to satisfy constraint: Member "
+                                                  "must satisfy enum value set: [ENABLE, DISABLE]")
+        return None
+
+    def after(self, call: Call, body: dict[str, Any]) -> None:  # DeleteTable
+        key = table_key(call)
+        for state in [state for state in self._state if state[0] == key]:
+            del self._state[state]
+
+    def answer(self, call: Call) -> dict[str, Any] | None:
+        if call.operation == "DeleteTable":
+            return None
+        key, index = table_key(call), str(call.params.get("IndexName", ""))
+        if call.operation == "UpdateContributorInsights":
+            now = self.clock()
+            self._state[(key, index)] = (call.params["ContributorInsightsAction"], now + self.delay, now)
+        action, until, at = self._state.get((key, index), ("DISABLE", 0.0, 0.0))
+        status = ("ENABL" if action == "ENABLE" else "DISABL") + ("ING" if self.clock() < until else "ED")
+        answer: dict[str, Any] = {"TableName": key[1], "ContributorInsightsStatus": status}
+        if index:
+            answer["IndexName"] = index
+        if call.operation == "DescribeContributorInsights":
+            answer["ContributorInsightsRuleList"] = [f"DynamoDBContributorInsights-{kind}-{key[1]}-{at:.0f}"
+                                                     for kind in ("PKC", "SKC", "PKT", "SKT")] \
+                if status == "ENABLED" else []
+            if at:
+                answer["LastUpdateDateTime"] = time.time() - (self.clock() - at)
+        return answer
+
+
 # --- Rule 6: MSK clusters become ACTIVE --------------------------------------------------------------
 
 
@@ -534,6 +597,7 @@ def default_rules(
         IndexStatus(timeline),
         TableClassAndSse(),
         OnDemandLimits(),
+        ContributorInsights(table_delay, find_table, clock),
         StreamDisableDropsShard(find_table),
         MskActivation(msk_delay, clock),
         DocumentDb(),

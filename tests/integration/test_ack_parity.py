@@ -124,3 +124,80 @@ def test_a_policy_on_an_adopted_table_that_the_spec_never_named_is_kept(target, 
     ddb.put_resource_policy(ResourceArn=arn, Policy=policy("dynamodb:GetItem", arn))
     created(name, simple_spec(name), annotations={"services.k8s.aws/adoption-policy": "adopt-or-create"})
     assert live_policy(target, arn)["Statement"][0]["Action"] == "dynamodb:GetItem"
+
+
+# ------------------------------------------------------------------------------- tags and adoption, as ACK's
+
+ACK_MADE = {"services.k8s.aws/controller-version": "dynamodb-v1.4.0", "services.k8s.aws/namespace": "PLACEHOLDER"}
+
+
+def live_tags(target, table: str) -> dict[str, str]:
+    arn = describe(target, table)["TableArn"]
+    return {t["Key"]: t["Value"] for t in dynamodb(target).list_tags_of_resource(ResourceArn=arn)["Tags"]}
+
+
+def namespace_of(cluster: Cluster) -> str:
+    name = unique("parity")
+    cluster.core.create_namespace({"metadata": {"name": name}})
+    return name
+
+
+def made_by_ack(target, table: str, namespace: str, **settings: Any) -> None:
+    """A table as ACK's controller leaves it: its two tags besides the user's."""
+    tags = {**ACK_MADE, "services.k8s.aws/namespace": namespace, "team": "data"}
+    dynamodb(target).create_table(
+        TableName=table, AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        **(settings or {"BillingMode": "PAY_PER_REQUEST"}))
+
+
+def test_a_table_made_here_carries_acks_tags_and_the_ownership_under_acks_prefix(target, cluster):
+    name = unique("ours")
+    created(name, simple_spec(name, tags=[{"key": "team", "value": "data"}]))
+    assert live_tags(target, name) == {"team": "data", "services.k8s.aws/namespace": "default",
+                                       "services.k8s.aws/controller-version": "dynamodb-ackflow-0.1.0",
+                                       "services.k8s.aws/resource": f"default/{name}"}
+
+
+def test_a_table_acks_controller_made_is_adopted_keeps_acks_tags_and_shows_no_drift(target, cluster, tmp_path):
+    from flows.drift import drift
+    namespace, name = namespace_of(cluster), unique("from-ack")
+    made_by_ack(target, name, namespace)
+    [outcome] = apply([manifest(name, simple_spec(name, tags=[{"key": "team", "value": "data"}]), namespace,
+                                {"services.k8s.aws/adoption-policy": "adopt-or-create",
+                                 "services.k8s.aws/adoption-fields": json.dumps({"tableName": name})})])
+    assert (outcome.state, outcome.message) == ("Synced", ""), outcome
+    resource = cluster.get(name, namespace)
+    assert resource["metadata"]["annotations"]["services.k8s.aws/adopted"] == "true"
+    assert live_tags(target, name) == {"team": "data", "services.k8s.aws/namespace": namespace,
+                                       "services.k8s.aws/controller-version": "dynamodb-ackflow-0.1.0",
+                                       "services.k8s.aws/resource": f"{namespace}/{name}"}
+    report = tmp_path / "drift.json"
+    result = drift(namespace=namespace, detect_only=True, report_path=str(report))
+    assert result.counts["IN_SYNC"] == 1 and not result.drift_found, json.loads(report.read_text())
+
+
+def test_adopt_writes_the_table_as_it_is_into_the_spec_and_changes_nothing_in_aws(target, sandbox, cluster):
+    """ACK's `adopt`: the resource takes the table's settings; `adopt-or-create` (above) applies its own."""
+    namespace, name = namespace_of(cluster), unique("adopt")
+    made_by_ack(target, name, namespace)
+    asked = simple_spec(name, billingMode="PROVISIONED",
+                        provisionedThroughput={"readCapacityUnits": 5, "writeCapacityUnits": 5})
+    [outcome] = apply([manifest(name, asked, namespace, {"services.k8s.aws/adoption-policy": "adopt"})])
+    assert (outcome.state, outcome.message) == ("Synced", ""), outcome
+    spec = cluster.get(name, namespace)["spec"]
+    assert spec["billingMode"] == "PAY_PER_REQUEST" and "provisionedThroughput" not in spec
+    assert spec["tags"] == [{"key": "team", "value": "data"}]
+    assert describe(target, name)["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert cluster.get(name, namespace)["metadata"]["annotations"]["services.k8s.aws/adopted"] == "true"
+
+
+def test_a_table_with_the_former_ownership_tag_stays_its_resources_and_is_retagged(target, cluster):
+    name = unique("legacy")
+    created(name, simple_spec(name))
+    ddb, arn = dynamodb(target), describe(target, name)["TableArn"]
+    ddb.untag_resource(ResourceArn=arn, TagKeys=["services.k8s.aws/resource"])  # as ackflow 0.1 tagged it
+    ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "ackflow.dev/resource", "Value": f"default/{name}"}])
+    assert reconcile_table("default", name).state == "Synced"
+    tags = live_tags(target, name)
+    assert tags["services.k8s.aws/resource"] == f"default/{name}" and "ackflow.dev/resource" not in tags

@@ -1,7 +1,7 @@
 """Table samples (the project's own, and ACK's published ones when found: tests/samples.py), applied unchanged
 through `apply`.
 
-Those that need what the sandbox's AWS endpoint lacks (replicas, a resource policy, contributor insights)
+Those that need what the sandbox's AWS endpoint lacks (replicas)
 end Terminal naming the field, before any table is made; the samples that are invalid on purpose end Terminal
 as in ACK's own test; every other sample ends Synced, with DynamoDB reporting what the sample asks for.
 """
@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ack.model import SYNCED, TERMINAL
+from ack.tags import is_user_tag
 from tests.integration.tables import CallCounter, Cluster, apply, describe, dynamodb, table_exists, unique
 from tests.samples import INVALID, load, sample_params
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 NOT_SERVED = "is not served by the sandbox's AWS endpoint"
 # What the sandbox cannot serve, in the order the refusal names them.
-NOT_SERVED_FIELDS = ("contributorInsights", "resourcePolicy", "tableReplicas")
+NOT_SERVED_FIELDS = ("tableReplicas",)
 
 
 def refusal_of(path: Path, spec: dict[str, Any]) -> str | None:
@@ -124,7 +125,7 @@ def test_sample_applies_unchanged(path: Path, target, cluster, aws_calls):
         i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])]
     spec = document["spec"]
     tags = dynamodb(target).list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
-    assert sorted((t["Key"], t["Value"]) for t in tags if not t["Key"].startswith("ackflow.dev/")) == sorted(
+    assert sorted((t["Key"], t["Value"]) for t in tags if is_user_tag(t["Key"])) == sorted(
         (t["key"], t["value"]) for t in spec.get("tags", []))
     ttl = dynamodb(target).describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     wanted_ttl = spec.get("timeToLive") or {}

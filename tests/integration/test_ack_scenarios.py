@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from ack.model import FINALIZER, NAMESPACE_DELETION_POLICY, SYNCED, TERMINAL, is_user_tag
+from ack.model import FINALIZER, NAMESPACE_DELETION_POLICY, SYNCED, TERMINAL
+from ack.tags import is_user_tag
 from tests.integration.tables import (
     CallCounter, Cluster, apply, describe, dynamodb, manifest, reconcile_table, simple_spec, table_exists, unique,
 )

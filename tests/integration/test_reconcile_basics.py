@@ -105,8 +105,9 @@ def test_an_existing_table_is_adopted_only_when_asked(target, cluster):
     [refused] = apply([manifest(name, simple_spec(name))])
     assert refused.state == "Terminal" and "already exists" in refused.message
 
+    # adopt-or-create: the spec (its tag) is applied to the adopted table (`adopt`: test_ack_parity.py)
     [adopted] = apply([manifest(name, simple_spec(name, tags=[{"key": "team", "value": "a"}]), annotations={
-        "services.k8s.aws/adoption-policy": "adopt",
+        "services.k8s.aws/adoption-policy": "adopt-or-create",
         "services.k8s.aws/adoption-fields": f'{{"tableName": "{name}"}}'})])
     assert adopted.state == "Synced", adopted.message
     assert cluster.condition(name, "ACK.Adopted")["status"] == "True"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ack.model import FINALIZER, OWNER_TAG
+from ack.model import FINALIZER
+from ack.tags import OWNER_TAG
 from ack.normalize import LiveTable, observed_from_aws
 from ack.resource import TableResource
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ack.lifecycle import AWS, SANDBOX, Adopt, Converge, Create, Delete, Observe, Refuse, Retain, decide, refusal
-from ack.model import OWNER_TAG
+from ack.tags import OWNER_TAG
 from ack.plan import Plan
 from tests.unit.resources import SPEC, live, resource
 
@@ -110,10 +110,12 @@ def test_an_invalid_spec_is_refused_before_aws_is_asked():
 
 
 def test_what_the_endpoint_does_not_serve_is_refused_naming_the_field():
-    spec = {**SPEC, "contributorInsights": "ENABLED"}
-    assert refusal(resource(spec), AWS) is None
+    spec = {**SPEC, "sseSpecification": {"enabled": True, "kmsMasterKeyRef": {"from": {"name": "key"}}}}
     refused = refusal(resource(spec), SANDBOX)
-    assert refused == Refuse("Unsupported", "spec.contributorInsights: is not served by the sandbox's AWS endpoint")
+    assert refused.reason == "Unsupported"
+    assert "spec.sseSpecification.kmsMasterKeyRef: is not served by the sandbox's AWS endpoint" in refused.message
+    insights = {**SPEC, "contributorInsights": "ENABLED"}
+    assert refusal(resource(insights), AWS) is None and refusal(resource(insights), SANDBOX) is None
 
 
 def test_an_index_the_spec_never_named_is_kept_without_the_opt_in():
@@ -264,3 +266,53 @@ def test_a_policy_removed_from_the_spec_is_read_and_deleted():
 def test_a_policy_no_applied_spec_named_is_not_read():
     assert not resource(SPEC).reads_policy
     assert not resource(SPEC, status={"managedResourcePolicy": False}).reads_policy
+
+
+# ----------------------------------------------------------------------------- ACK's tags and adoption
+
+ACK_TAGS = {"services.k8s.aws/controller-version": "dynamodb-ackflow-0.1.0", "services.k8s.aws/namespace": "shop"}
+
+
+def tagged_live(tags: dict[str, str], owner: str | None) -> "object":
+    from ack.normalize import LiveTable, observed_from_aws
+    table = live().describe
+    return LiveTable(table, observed_from_aws(table, [{"Key": k, "Value": v} for k, v in tags.items()]), owner)
+
+
+def test_a_new_table_carries_the_resource_tags_and_ownership():
+    decision = decide(resource({**SPEC, "tags": [{"key": "team", "value": "a"}]}), None, resource_tags=ACK_TAGS)
+    assert {t["Key"]: t["Value"] for t in decision.params["Tags"]} == {
+        "team": "a", **ACK_TAGS, OWNER_TAG: "shop/orders"}
+
+
+def test_a_table_acks_controller_made_shows_no_drift_and_is_retagged_as_ours_once_adopted():
+    by_ack = {"services.k8s.aws/controller-version": "dynamodb-v1.4.0", "services.k8s.aws/namespace": "shop"}
+    adopter = resource(annotations={"services.k8s.aws/adoption-policy": "adopt-or-create"})
+    adopt = decide(adopter, tagged_live(by_ack, None), resource_tags=ACK_TAGS)
+    assert isinstance(adopt, Adopt) and adopt.spec is None
+    assert {t["Key"]: t["Value"] for t in adopt.step.params["Tags"]} == {
+        "services.k8s.aws/controller-version": "dynamodb-ackflow-0.1.0", OWNER_TAG: "shop/orders"}
+    ours = decide(adopter, tagged_live({**ACK_TAGS, OWNER_TAG: "shop/orders"}, "shop/orders"),
+                  resource_tags=ACK_TAGS)
+    assert ours == Converge(Plan())
+
+
+def test_a_table_with_the_former_ownership_tag_is_still_ours_and_retagged():
+    from ack.tags import LEGACY_OWNER_TAG
+    decision = decide(resource(), tagged_live({LEGACY_OWNER_TAG: "shop/orders"}, "shop/orders"),
+                      resource_tags=ACK_TAGS)
+    assert isinstance(decision, Converge) and decision.differences == []
+    assert [(s.api, s.params.get("TagKeys") or sorted(t["Key"] for t in s.params["Tags"]))
+            for s in decision.plan.steps] == [
+        ("UntagResource", [LEGACY_OWNER_TAG]), ("TagResource", sorted([*ACK_TAGS, OWNER_TAG]))]
+
+
+def test_adopt_takes_the_table_as_it_is_into_the_spec():
+    """ACK's `adopt`: the resource's spec becomes the table's (its user tags only); nothing is pushed to AWS."""
+    asked = {**SPEC, "billingMode": "PROVISIONED",
+             "provisionedThroughput": {"readCapacityUnits": 5, "writeCapacityUnits": 5}}
+    found = tagged_live({"team": "data", "services.k8s.aws/namespace": "shop"}, None)
+    decision = decide(resource(asked, {"services.k8s.aws/adoption-policy": "adopt"}), found)
+    assert isinstance(decision, Adopt)
+    assert decision.spec["billingMode"] == "PAY_PER_REQUEST" and "provisionedThroughput" not in decision.spec
+    assert decision.spec["tags"] == [{"key": "team", "value": "data"}]

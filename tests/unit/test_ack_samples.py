@@ -19,7 +19,7 @@ from ack.validate import Problem, unsupported, validate
 from tests.samples import INVALID, load, sample_params
 
 # Not served by the local AWS endpoint: such samples must be refused by field, not found invalid.
-ENDPOINT_GAPS = {"tableReplicas", "resourcePolicy", "contributorInsights"}
+ENDPOINT_GAPS = {"tableReplicas"}
 # Applied by update rounds once the table is ACTIVE, never by CreateTable.
 AFTER_CREATION = {"timeToLive", "continuousBackups", "contributorInsights", "resourcePolicy", "tableReplicas"}
 ACCOUNT, REGION = "123456789012", "us-east-1"
