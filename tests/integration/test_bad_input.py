@@ -88,8 +88,9 @@ TERMINAL_BEFORE_ANY_AWS_CALL = [
                                                                   {"attributeName": "x", "attributeType": "S"}]),
      "spec.attributeDefinitions[1]"),
     ("provisioned without throughput", _set("billingMode", "PROVISIONED"), "spec.provisionedThroughput"),
-    ("throughput on demand", _set("provisionedThroughput", {"readCapacityUnits": 1, "writeCapacityUnits": 1}),
-     "spec.provisionedThroughput"),
+    ("on-demand limits on a provisioned table", lambda spec: spec.update(
+        billingMode="PROVISIONED", provisionedThroughput={"readCapacityUnits": 1, "writeCapacityUnits": 1},
+        onDemandThroughput={"maxReadRequestUnits": 5}), "spec.onDemandThroughput"),
     ("index attribute not defined", _set("globalSecondaryIndexes", [{**GSI, "keySchema": [
         {"attributeName": "missing", "keyType": "HASH"}]}]), "spec.globalSecondaryIndexes[0].keySchema[0]"),
     ("two indexes of one name", _set("globalSecondaryIndexes", [GSI, GSI]), "spec.globalSecondaryIndexes[1]"),
@@ -102,8 +103,9 @@ TERMINAL_BEFORE_ANY_AWS_CALL = [
     ("index throughput missing under PROVISIONED", lambda s: s.update(PROVISIONED, globalSecondaryIndexes=[GSI]),
      "spec.globalSecondaryIndexes[0].provisionedThroughput"),
     ("replicas on the sandbox", _set("tableReplicas", [{"regionName": "eu-west-1"}]), "spec.tableReplicas"),
-    ("resource policy on the sandbox", _set("resourcePolicy", '{"Version": "2012-10-17", "Statement": []}'),
-     "spec.resourcePolicy"),
+    ("resource policy not JSON", _set("resourcePolicy", '{"Version": "2012-10-17",'), "spec.resourcePolicy"),
+    ("KMS key reference on the sandbox", _set("sseSpecification", {"enabled": True, "kmsMasterKeyRef": {
+        "from": {"name": "key"}}}), "spec.sseSpecification.kmsMasterKeyRef"),
 ]
 
 FILES = [

@@ -46,6 +46,7 @@ def test_the_controller_chart_renders_its_values_into_acks_flags_and_least_privi
     documents = rendered(sandbox, "--set", "watchNamespace=payments", "--set", "maxConcurrentReconciles=8",
                          "--set", "reconcileDefaultResyncSeconds=600", "--set", "deletionPolicy=retain",
                          "--set", "aws.region=eu-west-1", "--set", "prefect.apiUrl=http://prefect:4200/api",
+                         "--set", "resourceTags={team=payments,owner=%K8S_NAMESPACE%}",
                          "--set", "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::1:role/x")
     kinds = {(d["kind"], d["metadata"]["name"]): d for d in documents}
     assert kinds[("ClusterRole", "ackflow")]["rules"] == CONTROLLER_RULES
@@ -55,10 +56,12 @@ def test_the_controller_chart_renders_its_values_into_acks_flags_and_least_privi
     [container] = kinds[("Deployment", "ackflow")]["spec"]["template"]["spec"]["containers"]
     assert container["command"] == [
         "python", "-m", "flows.watch", "--namespace=payments", "--target=aws", "--max-concurrent-reconciles=8",
-        "--reconcile-default-resync-seconds=600", "--deletion-policy=retain", "--metrics-addr=:8080",
+        "--reconcile-default-resync-seconds=600", "--deletion-policy=retain",
+        "--resource-tags=$(ACK_RESOURCE_TAGS)", "--metrics-addr=:8080",
         "--enable-leader-election", f"--leader-election-namespace={CONTROLLER_NAMESPACE}"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["AWS_REGION"] == "eu-west-1" and env["PREFECT_API_URL"] == "http://prefect:4200/api"
+    assert env["ACK_RESOURCE_TAGS"] == "team=payments,owner=%K8S_NAMESPACE%"  # as ACK's chart passes them
     assert kinds[("Service", "ackflow-metrics")]["spec"]["ports"][0]["port"] == 8080
     no_election = {(d["kind"], d["metadata"]["name"])
                    for d in rendered(sandbox, "--set", "leaderElection.enabled=false")}
