@@ -30,7 +30,7 @@ class Capabilities:
 
 
 AWS = Capabilities()
-SANDBOX = Capabilities(unsupported=("tableReplicas", "sseSpecification.kmsMasterKeyRef"),
+SANDBOX = Capabilities(unsupported=("sseSpecification.kmsMasterKeyRef",),
                        where="the sandbox's AWS endpoint")
 
 
@@ -201,7 +201,7 @@ def _converge(resource: TableResource, live: LiveTable, resource_tags: dict[str,
     if not differences:  # as the spec says, but synced only once AWS is done with it (ACK: ACTIVE)
         return Converge(Plan(steps=retags, wait=busy(live.observed)))
     round_ = plan(differences, live.observed, spec, allow_destructive=resource.policies.allow_destructive,
-                  known_indexes=resource.managed_indexes)
+                  known_indexes=resource.managed_indexes, known_replicas=resource.managed_replicas)
     if round_.replacements:
         return Refuse("RequiresReplacement", "; ".join(map(str, round_.replacements)))
     if round_.terminal:

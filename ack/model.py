@@ -389,6 +389,9 @@ class TableStatus(_Reported):
     managed_indexes: list[str] | None = Field(
         None, description="The global secondary indexes an applied spec named: removing one from the spec deletes "
                           "it; an index the spec never named is never deleted without ackflow.dev/allow-destructive.")
+    managed_replicas: list[str] | None = Field(
+        None, description="The regions of replicas an applied spec named: removing one from the spec deletes that "
+                          "replica; a replica the spec never named is never deleted without ackflow.dev/allow-destructive.")
     managed_resource_policy: bool | None = Field(
         None, description="Whether an applied spec named a resource policy: removing it from the spec then deletes "
                           "the policy; a policy the spec never named is left as it is.")

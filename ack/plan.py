@@ -66,12 +66,13 @@ class Plan:
 
 def plan(
     differences: list[Difference], observed: Observed, desired: TableSpec, *, allow_destructive: bool = True,
-    known_indexes: frozenset[str] = frozenset(),
+    known_indexes: frozenset[str] = frozenset(), known_replicas: frozenset[str] = frozenset(),
 ) -> Plan:
     """This round's steps for a validated `desired` spec, given the delta against `observed`.
 
     Deleting an index the spec does not name is destructive (refused unless `allow_destructive`), except
-    for the `known_indexes`: those an applied spec named before, which the user has since removed."""
+    for the `known_indexes`: those an applied spec named before, which the user has since removed. The same for
+    replicas and `known_replicas` (regions)."""
     if not differences:
         return Plan()
     if replace := replacements(differences, observed.spec):
@@ -81,7 +82,7 @@ def plan(
         return Plan(terminal=f"the table is {status}: it cannot be changed")
     if status == "CREATING":
         return Plan(wait="the table is CREATING")
-    round_ = _Round(differences, observed, desired, known_indexes)
+    round_ = _Round(differences, observed, desired, known_indexes, known_replicas)
     steps = round_.tags() + round_.policy()
     if not round_.fields - _SIDE_FIELDS:
         return Plan(steps, complete=True)
@@ -110,6 +111,13 @@ def delete_table(observed: Observed, desired: TableSpec | None = None) -> Plan:
     if observed.table_status == "DELETING":
         return Plan(wait="the table is DELETING")
     name = observed.spec.table_name
+    if busy_replica := next((f"the replica in {region} is {status}" for region, status in
+                             observed.replica_status.items() if status != "ACTIVE"), ""):
+        return Plan(wait=busy_replica)
+    if observed.spec.table_replicas:  # AWS deletes a table only without replicas: one region per round, as ACK
+        region = observed.spec.table_replicas[0].region_name
+        return Plan([Step("UpdateTable", {"TableName": name, "ReplicaUpdates": [{"Delete": {"RegionName": region}}]},
+                          f"delete the replica in {region} before the table", destructive=True)])
     steps = [Step("DeleteTable", {"TableName": name}, f"delete the table {name}", destructive=True)]
     if observed.spec.deletion_protection_enabled:
         if desired is None or desired.deletion_protection_enabled:
@@ -175,9 +183,10 @@ class _Round:
     """The steps of one round, each method one stage of the order in the module docstring."""
 
     def __init__(self, differences: list[Difference], observed: Observed, desired: TableSpec,
-                 known_indexes: frozenset[str]) -> None:
+                 known_indexes: frozenset[str], known_replicas: frozenset[str]) -> None:
         self.differences = differences
         self.known_indexes = known_indexes
+        self.known_replicas = known_replicas
         self.fields = {d.field for d in differences}
         self.observed, self.live, self.desired = observed, observed.spec, desired
         self.name = observed.spec.table_name
@@ -403,9 +412,9 @@ class _Round:
             return None
         region, wanted = regions[0], {r.region_name: r for r in self.desired.table_replicas or []}
         if region not in wanted:
-            return self._update(
-                f"delete the replica in {region}", True, ReplicaUpdates=[{"Delete": {"RegionName": region}}]
-            )
+            known = region in self.known_replicas
+            return self._update(f"delete the replica in {region}: the spec {'no longer names' if known else 'never named'}"
+                                " it", not known, ReplicaUpdates=[{"Delete": {"RegionName": region}}])
         action = "Update" if region in {r.region_name for r in self.live.table_replicas or []} else "Create"
         return self._update(
             f"{action.lower()} the replica in {region}", ReplicaUpdates=[{action: _sdk_replica(wanted[region])}]

@@ -139,6 +139,10 @@ class TableResource:
         return frozenset(self.status.managed_indexes or [])
 
     @property
+    def managed_replicas(self) -> frozenset[str]:
+        return frozenset(self.status.managed_replicas or [])
+
+    @property
     def reads_policy(self) -> bool:
         """Whether the live resource policy is read: when the spec names one, or named one when last synced (so
         that removing it from the spec deletes it)."""

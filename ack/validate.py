@@ -285,15 +285,8 @@ def _tags(spec: TableSpec) -> list[Problem]:
 def _replicas(spec: TableSpec) -> list[Problem]:
     if not spec.table_replicas:
         return []
+    # A replica needs a NEW_AND_OLD_IMAGES stream: AWS says so when the replica is added, after the table is made.
     problems = []
-    stream = spec.stream_specification
-    if not (stream and stream.stream_enabled and stream.stream_view_type == "NEW_AND_OLD_IMAGES"):
-        problems.append(
-            Problem(
-                "spec.tableReplicas",
-                "replicas need spec.streamSpecification enabled with streamViewType NEW_AND_OLD_IMAGES",
-            )
-        )
     indexes = {g.index_name for g in spec.global_secondary_indexes or []}
     regions: set[str] = set()
     for i, replica in enumerate(spec.table_replicas):

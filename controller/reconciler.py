@@ -52,7 +52,7 @@ from tasks.kube_tables import (
 # within the same reconcile, up to this many, rather than through the queue.
 QUICK_ROUNDS = 4
 CONTROLLER_VERSION = f"ackflow-{version('ackflow')}"  # %CONTROLLER_VERSION% in the resource tags
-KEPT = ("managedIndexes", "managedResourcePolicy", "lastDriftCheck")  # the reconciler's and drift's own records
+KEPT = ("managedIndexes", "managedReplicas", "managedResourcePolicy", "lastDriftCheck")  # reconcile's, drift's
 
 
 def capabilities_of(target: Target) -> Capabilities:
@@ -273,6 +273,7 @@ class _Round:
 def records_of(spec: TableSpec) -> dict[str, Any]:
     """What a synced spec named that later rounds must remember (the status's KEPT fields of the reconciler)."""
     return {"managedIndexes": [i.index_name for i in spec.global_secondary_indexes or []],
+            "managedReplicas": [r.region_name for r in spec.table_replicas or []],
             "managedResourcePolicy": bool(spec.resource_policy)}
 
 

@@ -68,9 +68,7 @@ def load(path: Path, table_name: str = "sample-table") -> dict[str, Any]:
         RESOURCE_POLICY=json.dumps(POLICY))
     return yaml.safe_load(text)
 
-# The samples that are invalid on purpose, and the problem each must be refused with (ACK's end-to-end test
-# expects its own to fail: replicas need a stream with NEW_AND_OLD_IMAGES).
-INVALID = {
-    stem: "spec.tableReplicas: replicas need spec.streamSpecification enabled with streamViewType NEW_AND_OLD_IMAGES"
-    for stem in ("table_with_replicas_invalid", "replicas_without_stream")
-}
+# The samples that are invalid on purpose, and what AWS refuses them with once the table is made, as in ACK (its
+# end-to-end test expects its own to fail: replicas need a stream with NEW_AND_OLD_IMAGES).
+INVALID = {stem: "StreamViewType set to NEW_AND_OLD_IMAGES"
+           for stem in ("table_with_replicas_invalid", "replicas_without_stream")}

@@ -64,7 +64,8 @@ class Rule:
         """Rewrite moto's successful answer `body` in place."""
 
     def request(self, call: Call) -> dict[str, str] | None:
-        """The parameters moto is asked instead of the call's (query protocol), or None to pass them on."""
+        """The parameters moto is asked instead of the call's (as a form for the query protocol, else as JSON), or
+        None to pass them on."""
         return None
 
     def after_text(self, call: Call, text: str) -> str:
@@ -77,6 +78,7 @@ class Rule:
 
 
 FindTable = Callable[[Call], "Table | None"]
+FindBackend = Callable[[Call, str], Any]  # moto's DynamoDB backend of the caller's account in a region
 
 
 def table_key(call: Call) -> Key:
@@ -476,6 +478,109 @@ class ContributorInsights(Rule):
         return answer
 
 
+# --- Rule 5c: replicas (global tables, version 2019.11.21), which moto does not serve -----------------
+
+
+class Replicas(Rule):
+    """UpdateTable's ReplicaUpdates: a replica is a table of the same name in another region, CREATING (or UPDATING,
+    DELETING) until the table delay passed, one replica change at a time, and only on a table whose stream is
+    NEW_AND_OLD_IMAGES. DescribeTable lists them as AWS does. moto is asked the rest of the call without them.
+    A deleted table forgets its replicas, whose tables stay in their regions, as on AWS."""
+
+    operations = frozenset({"UpdateTable", "DescribeTable", "DeleteTable"})
+    STREAM_NEEDED = ("Table must have DynamoDB Streams enabled with StreamViewType set to NEW_AND_OLD_IMAGES to "
+                     "add or update replicas")
+
+    def __init__(self, delay: float, find_table: FindTable, backend: FindBackend, clock: Clock = time.monotonic):
+        self.delay = delay
+        self.find_table = find_table
+        self.backend = backend
+        self.clock = clock
+        self._replicas: dict[Key, dict[str, dict[str, Any]]] = {}  # key -> region -> AWS's replica description
+        self._busy: dict[tuple[Key, str], tuple[str, float]] = {}  # (key, region) -> (status, until)
+
+    def _status(self, key: Key, region: str) -> str:
+        status, until = self._busy.get((key, region), ("ACTIVE", 0.0))
+        return status if self.clock() < until else "ACTIVE"
+
+    def before(self, call: Call) -> Refusal | None:
+        updates = call.params.get("ReplicaUpdates")
+        table = self.find_table(call)
+        if call.operation != "UpdateTable" or not updates or table is None:
+            return None
+        key = table_key(call)
+        if len(updates) != 1 or len(updates[0]) != 1:
+            return Refusal("ValidationException", "One or more parameter values were invalid: only one replica "
+                                                  "update is allowed per UpdateTable call")
+        [(action, replica)] = updates[0].items()
+        region = str(replica.get("RegionName", ""))
+        replicas = self._replicas.get(key, {})
+        if busy := next((r for r in replicas if self._status(key, r) != "ACTIVE"), None):
+            return Refusal("LimitExceededException", f"Subscriber limit exceeded: the replica in {busy} is "
+                                                     f"{self._status(key, busy)}: one replica change at a time")
+        if region == call.region:
+            return Refusal("ValidationException", f"Cannot add a replica in the table's own region {region}")
+        if action in ("Create", "Update"):
+            stream = table.stream_specification or {}
+            if not (stream.get("StreamEnabled") and stream.get("StreamViewType") == "NEW_AND_OLD_IMAGES"):
+                return Refusal("ValidationException", self.STREAM_NEEDED)
+        if action == "Create" and (region in replicas or table.name in self.backend(call, region).tables):
+            return Refusal("ValidationException", f"Failed to create a the new replica of table with name: "
+                                                  f"'{table.name}' because one or more replicas already existed as "
+                                                  f"tables.")
+        if action in ("Update", "Delete") and region not in replicas:
+            return Refusal("ValidationException", f"Update global table operation failed because of invalid replica: "
+                                                  f"{region} is not a replica of {table.name}")
+        return None
+
+    def request(self, call: Call) -> dict[str, Any] | None:
+        if "ReplicaUpdates" not in call.params:
+            return None
+        return {key: value for key, value in call.params.items() if key != "ReplicaUpdates"}
+
+    def after(self, call: Call, body: dict[str, Any]) -> None:
+        key, table = table_key(call), description(body)
+        if call.operation == "DeleteTable":
+            self._replicas.pop(key, None)
+            return
+        for update in call.params.get("ReplicaUpdates") or []:
+            for action, replica in update.items():
+                self._apply(call, key, action, replica)
+        replicas = self._replicas.get(key, {})
+        for region in [r for r in replicas if replicas[r]["ReplicaStatus"] == "DELETING"
+                       and self._status(key, r) == "ACTIVE"]:
+            del replicas[region]  # deleted
+        for region, replica in replicas.items():
+            replica["ReplicaStatus"] = self._status(key, region)
+        if replicas:
+            table["Replicas"] = [dict(replica) for replica in replicas.values()]
+
+    def _apply(self, call: Call, key: Key, action: str, replica: dict[str, Any]) -> None:
+        region = replica["RegionName"]
+        source = self.find_table(call)
+        self._busy[(key, region)] = ({"Create": "CREATING", "Update": "UPDATING"}.get(action, "DELETING"),
+                                     self.clock() + self.delay)
+        if action == "Delete":
+            self._replicas[key][region]["ReplicaStatus"] = "DELETING"
+            self.backend(call, region).tables.pop(source.name, None)
+            return
+        described = {"RegionName": region, "ReplicaStatus": "CREATING"}
+        for name in ("KMSMasterKeyId", "ProvisionedThroughputOverride", "GlobalSecondaryIndexes"):
+            if name in replica:
+                described[name] = replica[name]
+        if "TableClassOverride" in replica:
+            described["ReplicaTableClassSummary"] = {"TableClass": replica["TableClassOverride"]}
+        self._replicas.setdefault(key, {})[region] = {**self._replicas.get(key, {}).get(region, {}), **described}
+        if action == "Create":  # the same table, in the replica's region
+            shape = source.describe(base_key="Table")["Table"]
+            self.backend(call, region).create_table(
+                source.name, schema=shape["KeySchema"], throughput=shape.get("ProvisionedThroughput"),
+                attr=shape["AttributeDefinitions"], global_indexes=shape.get("GlobalSecondaryIndexes"),
+                indexes=shape.get("LocalSecondaryIndexes"), streams=shape.get("StreamSpecification"),
+                billing_mode=shape.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED"),
+                sse_specification=None, tags=[], deletion_protection_enabled=False, warm_throughput=None)
+
+
 # --- Rule 6: MSK clusters become ACTIVE --------------------------------------------------------------
 
 
@@ -579,8 +684,8 @@ class DocumentDb(Rule):
 
 
 def default_rules(
-    table_delay: float, index_delay: float, msk_delay: float, find_table: FindTable, clock: Clock = time.monotonic,
-    ttl_window: float = 3600.0, billing_window: float = 86400.0,
+    table_delay: float, index_delay: float, msk_delay: float, find_table: FindTable, backend: FindBackend,
+    clock: Clock = time.monotonic, ttl_window: float = 3600.0, billing_window: float = 86400.0,
 ) -> list[Rule]:
     """All rules in the order they are asked: refusals that only validate first, the one that changes moto last."""
     timeline = TableTimeline(table_delay, index_delay, clock)
@@ -591,6 +696,7 @@ def default_rules(
         MissingIndex(find_table),
         OneIndexAtATime(timeline),
         NoUpdateWhileBusy(timeline),
+        Replicas(table_delay, find_table, backend, clock),
         ChangeRateLimits(ttl_window, billing_window, find_table, clock),  # the last refusal: it records
         StreamReenable(find_table),
         TableStatus(timeline),

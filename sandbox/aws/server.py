@@ -231,10 +231,15 @@ def _arn_table(call: Call) -> str:
     return str(call.params.get("ResourceArn", "")).partition(":table/")[2].split("/")[0]
 
 
-def moto_table(call: Call) -> Table | None:
-    """The moto table a DynamoDB call names, in the account moto itself picks for the caller's key."""
+def moto_dynamodb(call: Call, region: str) -> Any:
+    """moto's DynamoDB backend in `region`, of the account moto itself picks for the caller's key."""
     account = os.environ.get("MOTO_ACCOUNT_ID") or get_account_id_from(call.access_key_id or "")
-    return dynamodb_backends[account][call.region].tables.get(table_key(call)[1])
+    return dynamodb_backends[account][region]
+
+
+def moto_table(call: Call) -> Table | None:
+    """The moto table a DynamoDB call names."""
+    return moto_dynamodb(call, call.region).tables.get(table_key(call)[1])
 
 
 class Endpoint:
@@ -245,6 +250,7 @@ class Endpoint:
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.faults = Faults(list(settings.faults), settings.fault_seed)
         self.rules = default_rules(settings.table_delay, settings.index_delay, settings.msk_delay, moto_table,
+                                   moto_dynamodb,
                                    ttl_window=settings.ttl_window, billing_window=settings.billing_window)
         self.calls = CallLog()
         # Rules check state, then moto changes it: one call with rules at a time keeps the two consistent.
@@ -302,9 +308,9 @@ class Endpoint:
             return _reply(start_response, 200, [("Content-Type", "application/x-amz-json-1.0"),
                                                  ("x-amz-crc32", str(zlib.crc32(body)))], body)
         for rule in rules:
-            if (params := rule.request(call)) is not None and call.protocol == "query":
-                query = urlencode(params).encode()  # what moto is asked instead (a form, as the query protocol's)
-                environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(query), str(len(query))
+            if (params := rule.request(call)) is not None:  # what moto is asked instead
+                asked = urlencode(params).encode() if call.protocol == "query" else json.dumps(params).encode()
+                environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(asked), str(len(asked))
         app_iter, status_line, headers = run_wsgi_app(self.moto, environ, buffered=True)  # read and closed
         body = b"".join(app_iter)
         status = int(status_line.split()[0])

@@ -201,3 +201,45 @@ def test_a_table_with_the_former_ownership_tag_stays_its_resources_and_is_retagg
     assert reconcile_table("default", name).state == "Synced"
     tags = live_tags(target, name)
     assert tags["services.k8s.aws/resource"] == f"default/{name}" and "ackflow.dev/resource" not in tags
+
+
+# ------------------------------------------------------------------------- replicas and contributor insights
+
+
+def in_region(target, region: str):
+    import boto3
+    return boto3.client("dynamodb", region_name=region, endpoint_url=target.aws_endpoint_url)
+
+
+def replicas(target, name: str) -> dict[str, str]:
+    return {r["RegionName"]: r["ReplicaStatus"] for r in describe(target, name).get("Replicas", [])}
+
+
+def test_contributor_insights_are_enabled_and_disabled(target, sandbox, cluster):
+    name = unique("insights")
+    created(name, simple_spec(name))
+    for action, statuses in (("ENABLE", ("ENABLING", "ENABLED")), ("DISABLE", ("DISABLING", "DISABLED"))):
+        merge_patch(sandbox, name, {"spec": {"contributorInsights": action}})
+        assert reconcile_table("default", name).state == "Synced"
+        status = dynamodb(target).describe_contributor_insights(TableName=name)["ContributorInsightsStatus"]
+        assert status in statuses
+
+
+def test_replicas_are_created_added_removed_and_removed_before_the_table(target, sandbox, cluster):
+    name = unique("replicas")
+    stream = {"streamEnabled": True, "streamViewType": "NEW_AND_OLD_IMAGES"}
+    created(name, simple_spec(name, streamSpecification=stream, tableReplicas=[{"regionName": "us-west-2"}]))
+    assert replicas(target, name) == {"us-west-2": "ACTIVE"}
+    assert in_region(target, "us-west-2").describe_table(TableName=name)["Table"]["TableName"] == name
+    merge_patch(sandbox, name, {"spec": {"tableReplicas": [{"regionName": "us-west-2"}, {"regionName": "eu-west-1"}]}})
+    assert reconcile_table("default", name).state == "Synced"
+    assert replicas(target, name) == {"us-west-2": "ACTIVE", "eu-west-1": "ACTIVE"}
+    # A replica the applied spec named and no longer names is removed without an opt-in.
+    merge_patch(sandbox, name, {"spec": {"tableReplicas": [{"regionName": "eu-west-1"}]}})
+    assert reconcile_table("default", name).state == "Synced"
+    assert replicas(target, name) == {"eu-west-1": "ACTIVE"}
+    assert name not in in_region(target, "us-west-2").list_tables()["TableNames"]
+    cluster.delete(name)
+    assert reconcile_table("default", name).state == "Deleted"
+    assert name not in dynamodb(target).list_tables()["TableNames"]
+    assert name not in in_region(target, "eu-west-1").list_tables()["TableNames"]  # the replica went first

@@ -16,6 +16,7 @@ from sandbox.aws.faults import Fault, Faults, parse_faults
 from sandbox.aws.rules import (
     Call,
     ChangeRateLimits,
+    ContributorInsights,
     DocumentDb,
     IndexStatus,
     MissingIndex,
@@ -26,6 +27,7 @@ from sandbox.aws.rules import (
     OnDemandLimits,
     OneIndexAtATime,
     OneIndexChangePerCall,
+    Replicas,
     StreamDisableDropsShard,
     StreamReenable,
     TableClassAndSse,
@@ -343,8 +345,9 @@ def test_msk_cluster_becomes_active_after_delay(clock: Clock) -> None:
 
 
 def test_default_rules_only_validate_before_changing_moto() -> None:
-    names = [type(rule).__name__ for rule in default_rules(0, 0, 0, lambda call: None)]
-    refusing = ("NothingToUpdate", "OneIndexChangePerCall", "MissingIndex", "OneIndexAtATime", "NoUpdateWhileBusy")
+    names = [type(rule).__name__ for rule in default_rules(0, 0, 0, lambda call: None, lambda call, region: None)]
+    refusing = ("NothingToUpdate", "OneIndexChangePerCall", "MissingIndex", "OneIndexAtATime", "NoUpdateWhileBusy",
+                "Replicas")
     assert names.index("StreamReenable") > max(names.index(name) for name in refusing)
     # ChangeRateLimits records a change when it lets it through: no other refusal may follow it.
     assert names.index("ChangeRateLimits") > max(names.index(name) for name in refusing)
@@ -494,3 +497,70 @@ def test_documentdb_is_asked_of_moto_as_neptune_and_answered_as_docdb() -> None:
     relabelled = rule.after_text(Call("rds", "DescribeDBClusters", protocol="query"), answer)
     assert relabelled.count("<Engine>docdb</Engine>") == 1 and relabelled.count("<Engine>neptune</Engine>") == 1
     assert relabelled.index("<Engine>docdb</Engine>") < relabelled.index("graph")
+
+
+# --- contributor insights and replicas: what moto does not serve ---------------------------------------
+
+
+def test_contributor_insights_are_enabling_then_enabled_and_forgotten_with_the_table(moto_ddb) -> None:
+    clock = Clock()
+    rule = ContributorInsights(2.0, find_in(moto_ddb), clock)
+    describe = ddb("DescribeContributorInsights")
+    assert rule.before(describe) is None and rule.answer(describe)["ContributorInsightsStatus"] == "DISABLED"
+    enable = ddb("UpdateContributorInsights", ContributorInsightsAction="ENABLE")
+    assert rule.before(enable) is None
+    assert rule.answer(enable) == {"TableName": "t", "ContributorInsightsStatus": "ENABLING"}
+    clock.now += 2.0
+    described = rule.answer(describe)
+    assert described["ContributorInsightsStatus"] == "ENABLED" and len(described["ContributorInsightsRuleList"]) == 4
+    assert rule.before(ddb("UpdateContributorInsights", ContributorInsightsAction="MAYBE")).code == \
+        "ValidationException"
+    assert rule.before(ddb("DescribeContributorInsights", IndexName="nope")).code == "ResourceNotFoundException"
+    missing = Call("dynamodb", "DescribeContributorInsights", params={"TableName": "missing"})
+    assert rule.before(missing).code == "ResourceNotFoundException"
+    rule.after(ddb("DeleteTable"), {})
+    assert rule.answer(describe)["ContributorInsightsStatus"] == "DISABLED"
+
+
+def replica_update(action: str, region: str = "eu-west-1") -> Call:
+    return ddb("UpdateTable", ReplicaUpdates=[{action: {"RegionName": region}}])
+
+
+def test_a_replica_needs_a_new_and_old_images_stream(moto_ddb) -> None:
+    rule = Replicas(1.0, find_in(moto_ddb), lambda call, region: DynamoDBBackend(region, "123456789012"), Clock())
+    refusal = rule.before(replica_update("Create"))  # the fixture's stream is NEW_IMAGE
+    assert refusal.code == "ValidationException" and "NEW_AND_OLD_IMAGES" in refusal.message
+
+
+def test_a_replica_is_created_one_change_at_a_time_listed_then_deleted(moto_ddb) -> None:
+    moto_ddb.tables["t"].stream_specification = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    clock, regions = Clock(), {}
+    rule = Replicas(1.0, find_in(moto_ddb),
+                    lambda call, region: regions.setdefault(region, DynamoDBBackend(region, "123456789012")), clock)
+
+    def described() -> list[dict[str, Any]]:
+        body = {"Table": {"TableName": "t"}}
+        rule.after(ddb("DescribeTable"), body)
+        return body["Table"].get("Replicas", [])
+
+    create = replica_update("Create")
+    assert rule.before(create) is None
+    assert rule.request(create) == {"TableName": "t"}  # moto is asked the rest of the call
+    rule.after(create, {"TableDescription": {"TableName": "t"}})
+    assert "t" in regions["eu-west-1"].tables  # the table, in the replica's region
+    assert described() == [{"RegionName": "eu-west-1", "ReplicaStatus": "CREATING"}]
+    assert rule.before(replica_update("Create", "ap-south-1")).code == "LimitExceededException"
+    clock.now += 1.0
+    assert described() == [{"RegionName": "eu-west-1", "ReplicaStatus": "ACTIVE"}]
+    assert rule.before(create).code == "ValidationException"  # there already
+    assert rule.before(replica_update("Delete", "ap-south-1")).code == "ValidationException"  # not a replica
+    assert rule.before(replica_update("Create", "us-east-1")).code == "ValidationException"  # the table's region
+    two = ddb("UpdateTable", ReplicaUpdates=[{"Create": {"RegionName": "a"}}, {"Create": {"RegionName": "b"}}])
+    assert rule.before(two).code == "ValidationException"
+    delete = replica_update("Delete")
+    assert rule.before(delete) is None
+    rule.after(delete, {"TableDescription": {"TableName": "t"}})
+    assert described() == [{"RegionName": "eu-west-1", "ReplicaStatus": "DELETING"}]
+    assert "t" not in regions["eu-west-1"].tables
+    clock.now += 1.0
+    assert described() == []
