@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ack.delta import Difference, delta
-from ack.lifecycle import Adopt, Converge, Create, Decision, Observe, Refuse
+from ack.lifecycle import Adopt, AwaitTable, Converge, Create, Decision, Observe, Refuse
 from ack.model import rfc3339
 from ack.normalize import LiveTable
 from ack.resource import DriftPolicy, TableResource
@@ -97,7 +97,7 @@ def check_of(resource: TableResource, live: LiveTable | None, decision: Decision
             check.remediable = True
         case Create():
             check.drift_class, check.message = DriftClass.NOT_READY, "the table has not been created yet"
-        case Adopt():
+        case Adopt() | AwaitTable():
             check.drift_class, check.message = DriftClass.NOT_READY, "the table has not been adopted yet"
         case _ if busy:
             check.drift_class, check.message = DriftClass.NOT_READY, f"the table is {table_status}: checked next time"

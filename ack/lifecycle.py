@@ -60,6 +60,14 @@ class Adopt:
 
 
 @dataclass(frozen=True)
+class AwaitTable:
+    """ACK's `adopt` and no table of that name yet: nothing is created; looked for again after the resource's
+    backoff (ACK: "adopted resource not found", retried), ACK.Recoverable meanwhile."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class Converge:
     """This round's calls (`plan`), for the `differences` between the spec and the table it owns."""
 
@@ -88,7 +96,7 @@ class Delete:
     plan: Plan
 
 
-Decision = Refuse | Create | Adopt | Converge | Observe | Retain | Delete
+Decision = Refuse | Create | Adopt | AwaitTable | Converge | Observe | Retain | Delete
 
 
 def refusal(resource: TableResource, capabilities: Capabilities) -> Refuse | None:
@@ -142,7 +150,8 @@ def decide(resource: TableResource, live: LiveTable | None, capabilities: Capabi
             return Refuse("TableMissing", f"the table {spec.table_name} was deleted outside the cluster; annotate "
                                           f'{RECREATE_MISSING}: "true" to create it again (empty)')
         if policies.adoption == "adopt":
-            return Refuse("NothingToAdopt", f"{ADOPTION_POLICY} is adopt but no table {spec.table_name} exists")
+            return AwaitTable(f"{ADOPTION_POLICY} is adopt but no table {spec.table_name} exists (yet): nothing is "
+                              f"created; looked for again later")
         params = create_table_params(spec)
         tags = {**_tags(spec), **_wanted_tags(resource, resource_tags)}
         params["Tags"] = [{"Key": key, "Value": value} for key, value in tags.items()]

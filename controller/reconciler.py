@@ -25,6 +25,7 @@ from ack.lifecycle import (
     AWS,
     SANDBOX,
     Adopt,
+    AwaitTable,
     Capabilities,
     Converge,
     Create,
@@ -158,6 +159,9 @@ class _Round:
         match decision:
             case Refuse(reason, message):
                 return self._terminal(reason, message)
+            case AwaitTable(message):
+                self.conditions = cond.recoverable(self.conditions, "AdoptedResourceNotFound", message)
+                return Requeue("AdoptedResourceNotFound", message)  # after the resource's backoff
             case Create(params):
                 answer = self._call("CreateTable", params, f"create the table {params['TableName']}")
                 self.describe = answer.get("TableDescription") or self.describe

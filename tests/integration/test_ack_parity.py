@@ -243,3 +243,17 @@ def test_replicas_are_created_added_removed_and_removed_before_the_table(target,
     assert reconcile_table("default", name).state == "Deleted"
     assert name not in dynamodb(target).list_tables()["TableNames"]
     assert name not in in_region(target, "eu-west-1").list_tables()["TableNames"]  # the replica went first
+
+
+def test_adopt_without_a_table_creates_nothing_and_adopts_it_once_it_exists(target, cluster):
+    namespace, name = namespace_of(cluster), unique("adopt-later")
+    [waiting] = apply([manifest(name, simple_spec(name), namespace, {"services.k8s.aws/adoption-policy": "adopt"})],
+                      timeout_seconds=2)
+    assert waiting.state == "Recoverable" and waiting.message.startswith("AdoptedResourceNotFound"), waiting
+    recoverable = cluster.condition(name, "ACK.Recoverable", namespace)
+    assert recoverable["status"] == "True" and recoverable["reason"] == "AdoptedResourceNotFound"
+    assert name not in dynamodb(target).list_tables()["TableNames"]
+    made_by_ack(target, name, namespace)
+    assert reconcile_table(namespace, name).state == "Synced"
+    assert cluster.get(name, namespace)["metadata"]["annotations"]["services.k8s.aws/adopted"] == "true"
+    assert cluster.condition(name, "ACK.Recoverable", namespace) is None
