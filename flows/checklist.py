@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_table_artifact
 from prefect.futures import PrefectFuture
 
@@ -185,25 +186,21 @@ def _remove_tables(run: Run) -> list[ServiceResult]:
     return out
 
 
-def _manifests(run: Run, up: Mapping[str, Made]) -> Made:
-    if run.cluster is None:
-        return []
-    file_system = None
-    if "efs" in up:
-        file_system = results("EFS", up["efs"])[0].id or "fs-planned"  # planned: its StorageClass is too
-    return apply_manifests.submit(run.cluster, cluster_manifests.for_config(run.config, file_system), "kubernetes",
-                                  run.dry_run, wait_for=futures(up.get("efs", [])))
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def apply_cluster_manifests(cluster: Target, config: BootstrapConfig, efs: list[ServiceResult] | None,
+                            dry_run: bool) -> list[ServiceResult]:
+    """The agents and StorageClasses on the cluster; the EFS StorageClass names the file system (`efs`: the
+    file system and its mount targets, None without EFS)."""
+    file_system = (efs[0].id or "fs-planned") if efs else None  # planned: its StorageClass is too
+    return apply_manifests.fn(cluster, cluster_manifests.for_config(config, file_system), "kubernetes", dry_run)
 
 
-def _sample_app(run: Run, up: Mapping[str, Made]) -> Made:
+@task(cache_policy=NO_CACHE)
+def release_sample_app(cluster: Target, repository: ServiceResult, dry_run: bool) -> ServiceResult:
     """The checklist's last step: the application, with Helm, its image from the ECR repository."""
-    if run.cluster is None:
-        return []
-    [repository] = results("ECR", up["ecr"])
-    return ensure_release.submit(run.cluster, cluster_manifests.APP_NAME, cluster_manifests.APP_CHART,
-                                 cluster_manifests.APP_NAMESPACE,
-                                 cluster_manifests.sample_app_values(repository.id or "app"), run.dry_run,
-                                 wait_for=futures(up["ecr"]))
+    return ensure_release.fn(cluster, cluster_manifests.APP_NAME, cluster_manifests.APP_CHART,
+                             cluster_manifests.APP_NAMESPACE, cluster_manifests.sample_app_values(repository.id or "app"),
+                             dry_run)
 
 
 def _on(service: str) -> Callable[[BootstrapConfig], bool]:
@@ -348,8 +345,7 @@ CHECKLIST: list[Step] = [
          lambda run, after: delete_pipeline.submit(run.where, run.p, run.dry_run, wait_for=after),
          needs=("roles", "buckets", "build projects"), enabled=_on("codepipeline")),
     Step("ebs",
-         lambda run, up: ensure_ebs_volume.submit(run.where, run.p, run.config.storage, _first(up["subnets"]),
-                                                  run.dry_run),
+         lambda run, up: ensure_ebs_volume.submit(run.where, run.p, run.config.storage, up["subnets"], run.dry_run),
          lambda run, after: delete_ebs_volume.submit(run.where, run.p, run.dry_run, wait_for=after),
          needs=("subnets",), enabled=_on("storage")),
     Step("efs",
@@ -358,22 +354,21 @@ CHECKLIST: list[Step] = [
          needs=("subnets", "security groups"),
          enabled=lambda config: config.storage.enabled and config.storage.efs),
     Step("cluster", _cluster, needs=("eks cluster", "eks nodegroup")),
-    Step("tables", _tables, lambda run, after: _remove_tables(run), needs=("cluster",), enabled=_on("dynamodb")),
-    Step("cluster manifests", _manifests,
+    Step("cluster manifests",
+         lambda run, up: [] if run.cluster is None else apply_cluster_manifests.submit(
+             run.cluster, run.config, up.get("efs"), run.dry_run),
          lambda run, after: [] if run.cluster is None else delete_manifests.submit(
              run.cluster, cluster_manifests.for_config(run.config, "-"), "kubernetes", run.dry_run, wait_for=after),
          needs=("cluster", "efs")),
-    Step("sample app", _sample_app,
+    Step("sample app",
+         lambda run, up: [] if run.cluster is None else release_sample_app.submit(run.cluster, up["ecr"], run.dry_run),
          lambda run, after: [] if run.cluster is None else uninstall_release.submit(
              run.cluster, cluster_manifests.APP_NAME, cluster_manifests.APP_CHART, cluster_manifests.APP_NAMESPACE,
              run.dry_run, wait_for=after),
          needs=("cluster", "ecr"), enabled=_on("ecr")),
+    # Last: its reconciles run in this thread, while the steps above run in the task runner's.
+    Step("tables", _tables, lambda run, after: _remove_tables(run), needs=("cluster",), enabled=_on("dynamodb")),
 ]
-
-
-def _first(subnets: PrefectFuture) -> ServiceResult:
-    """The first subnet (EBS volumes live in one zone)."""
-    return results("subnets", subnets)[0]
 
 
 def _file_system(run: Run, up: Mapping[str, Made]) -> Made:

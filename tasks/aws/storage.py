@@ -33,11 +33,12 @@ def _find_volume(ec2: Any, prefix: str) -> Found | None:
 
 
 @aws_task
-def ensure_ebs_volume(target: Target, prefix: str, settings: StorageConfig, subnet: ServiceResult,
+def ensure_ebs_volume(target: Target, prefix: str, settings: StorageConfig, subnets: list[ServiceResult],
                       dry_run: bool = False) -> ServiceResult:
-    """The volume, in the zone of `subnet` (a default subnet is named by its zone, ours PREFIX-ZONE)."""
+    """The volume, in the zone of the first of `subnets` (a default subnet is named by its zone, ours
+    PREFIX-ZONE): a volume lives in one zone."""
     ec2 = target.client("ec2")
-    availability_zone = subnet.name.rsplit(f"{prefix}-", 1)[-1]
+    availability_zone = subnets[0].name.rsplit(f"{prefix}-", 1)[-1]
     name = volume_name(prefix)
     find = partial(_find_volume, ec2, prefix)
     return ensure(

@@ -392,10 +392,10 @@ def test_a_dashboard_without_our_mark_is_not_ours(target, prefix, aws_calls):
 
 
 def test_ebs_volume(target, config, prefix, net, aws_calls):
-    volume = lifecycle(aws_calls, partial(storage.ensure_ebs_volume, target, prefix, config.storage, net.subnets[0]),
+    volume = lifecycle(aws_calls, partial(storage.ensure_ebs_volume, target, prefix, config.storage, net.subnets),
                        partial(storage.delete_ebs_volume, target, prefix))
     assert volume.status == "available"
-    volume = storage.ensure_ebs_volume(target, prefix, config.storage, net.subnets[1])  # in the second subnet's zone
+    volume = storage.ensure_ebs_volume(target, prefix, config.storage, net.subnets[::-1])  # the other zone first
     zone = target.client("ec2").describe_volumes(VolumeIds=[volume.id])["Volumes"][0]["AvailabilityZone"]
     assert zone == target.client("ec2").describe_subnets(SubnetIds=[net.subnets[1].id])["Subnets"][0][
         "AvailabilityZone"]

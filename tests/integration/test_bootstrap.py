@@ -330,7 +330,8 @@ def test_the_run_graph_shows_the_checklists_dependencies(bootstrapped):
             ("ensure_db_subnet_group", "ensure_db_instance"), ("ensure_file_system", "ensure_mount_targets"),
             ("ensure_build_project", "ensure_pipeline"), ("ensure_bucket", "ensure_pipeline"),
             ("ensure_alarm", "ensure_dashboard"), ("ensure_subnets", "ensure_ebs_volume"),
-            ("ensure_repository", "ensure_release"), ("ensure_file_system", "apply_manifests")} <= edges
+            ("ensure_repository", "release_sample_app"), ("ensure_file_system", "apply_cluster_manifests"),
+            ("ensure_mount_targets", "apply_cluster_manifests")} <= edges
     assert {edge[0] for edge in edges if edge[1] == "ensure_vpc"} == {"connect"}, "the VPC needs only the target"
 
 
