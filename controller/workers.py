@@ -29,7 +29,7 @@ from controller.metrics import (
     QueueMetrics,
 )
 from controller.queue import ShutDown, WorkQueue
-from controller.reconciler import reconcile
+from controller.reconciler import default_resource_tags, reconcile
 from tasks.connections import Target
 
 DEFAULT_WORKERS = 4  # --max-concurrent-reconciles (ACK's default is 1: one GSI backfill would hold up every table)
@@ -58,7 +58,8 @@ class Workers:
                  deletion_policy: DeletionPolicy = "delete", resource_tags: ResourceTags | None = None):
         self.target = target
         self.deletion_policy = deletion_policy
-        self.resource_tags = resource_tags
+        # Read (and checked) here, in the caller's thread: a bad ACK_RESOURCE_TAGS is the command's error.
+        self.resource_tags = resource_tags if resource_tags is not None else default_resource_tags()
         self.queue = queue
         self.count = count
         self.on_result = on_result

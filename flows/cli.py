@@ -13,6 +13,7 @@ from ack.outcome import Outcome
 from flows.output import outcomes as render_outcomes
 from flows.output import use_command_line_console
 from bootstrap.config import ConfigError
+from controller.reconciler import default_resource_tags
 
 T = TypeVar("T")
 
@@ -38,6 +39,11 @@ def guarded(command: str, work: Callable[[], T]) -> T | None:
     """`work()` (with the console a command line wants: flows/output.py), or None after saying in one line why it
     failed."""
     use_command_line_console()
+    try:
+        default_resource_tags()  # the environment's ACK_RESOURCE_TAGS, checked before anything starts
+    except ValueError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return None
     try:
         return work()
     except (ConfigError, ManifestError) as exc:  # the user's input: the message names the file and the field

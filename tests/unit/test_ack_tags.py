@@ -54,3 +54,11 @@ def test_retagging_sets_what_differs_and_drops_the_former_ownership_tag():
     tag, untag = retag(live, {"services.k8s.aws/namespace": "shop", OWNER_TAG: "shop/orders"})
     assert (tag, untag) == ({OWNER_TAG: "shop/orders"}, [LEGACY_OWNER_TAG])
     assert retag({OWNER_TAG: "shop/orders"}, {OWNER_TAG: "shop/orders"}) == ({}, [])
+
+
+def test_a_bad_ack_resource_tags_stops_a_command_before_it_starts(monkeypatch, capsys):
+    from flows.cli import guarded
+    monkeypatch.setenv("ACK_RESOURCE_TAGS", "team")
+    ran = []
+    assert guarded("apply", lambda: ran.append(1)) is None and ran == []
+    assert "apply: ACK_RESOURCE_TAGS: 'team' is not KEY=VALUE" in capsys.readouterr().err
