@@ -102,7 +102,8 @@ TERMINAL_BEFORE_ANY_AWS_CALL = [
      "spec.streamSpecification.streamViewType"),
     ("index throughput missing under PROVISIONED", lambda s: s.update(PROVISIONED, globalSecondaryIndexes=[GSI]),
      "spec.globalSecondaryIndexes[0].provisionedThroughput"),
-    ("replicas on the sandbox", _set("tableReplicas", [{"regionName": "eu-west-1"}]), "spec.tableReplicas"),
+    ("a replica region twice", _set("tableReplicas", [{"regionName": "eu-west-1"}, {"regionName": "eu-west-1"}]),
+     "spec.tableReplicas[1].regionName"),
     ("resource policy not JSON", _set("resourcePolicy", '{"Version": "2012-10-17",'), "spec.resourcePolicy"),
     ("KMS key reference on the sandbox", _set("sseSpecification", {"enabled": True, "kmsMasterKeyRef": {
         "from": {"name": "key"}}}), "spec.sseSpecification.kmsMasterKeyRef"),
