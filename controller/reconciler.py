@@ -37,7 +37,7 @@ from ack.lifecycle import (
     decide,
     refusal,
 )
-from ack.model import NAMESPACE_DELETION_POLICY, TableSpec
+from ack.model import NAMESPACE_DELETION_POLICY
 from ack.normalize import LiveTable
 from ack.plan import Step
 from ack.resource import DeletionPolicy, TableResource
@@ -46,7 +46,7 @@ from ack.result import Requeue, RequeueTimes, Result, Synced, Terminal, describe
 from tasks.connections import Target
 from tasks.dynamodb import read_live, run_step
 from tasks.kube_tables import (
-    Conflict, mark_adopted, namespace_annotations, read_resource, set_finalizer, write_status,
+    Conflict, mark_adopted, namespace_annotations, read_resource, record_status, set_finalizer, write_status,
 )
 
 # Rounds that made only calls after which AWS takes the next at once (tags, Time to Live, backups): carried on
@@ -125,7 +125,7 @@ class _Round:
         self.times = requeue_times(target)
         self.conditions: list[dict[str, Any]] = list(resource.raw_status.get("conditions") or [])
         self.describe: dict[str, Any] | None = None  # the table as AWS last described it in this round
-        self.records: dict[str, Any] = {}  # what the synced spec named (status: managedIndexes, ...)
+        self.records: dict[str, Any] = {}  # what applied specs named (status: managedIndexes, ...): managed_by()
 
     # -- the round ------------------------------------------------------------------------------------
     def run(self) -> Result:
@@ -163,6 +163,7 @@ class _Round:
                 self.conditions = cond.recoverable(self.conditions, "AdoptedResourceNotFound", message)
                 return Requeue("AdoptedResourceNotFound", message)  # after the resource's backoff
             case Create(params):
+                self._record_managed(None)
                 answer = self._call("CreateTable", params, f"create the table {params['TableName']}")
                 self.describe = answer.get("TableDescription") or self.describe
                 return self._pending("the table is CREATING", self.times.creating)
@@ -174,6 +175,8 @@ class _Round:
                 self.conditions = cond.adopted(self.conditions, f"took over the existing table {live.name}")
                 return None
             case Converge(plan, differences):
+                if plan.steps:
+                    self._record_managed(live)
                 for step in plan.steps:
                     answer = self._call(step.api, step.params, step.reason)
                     if step.api == "UpdateTable":  # AWS takes no other call until the table is ACTIVE again
@@ -182,7 +185,7 @@ class _Round:
                 if plan.wait:
                     return self._pending(plan.wait, self.times.busy(live.observed.table_status))
                 if not differences or plan.complete:
-                    self.records = records_of(self.resource.spec)
+                    self.records = managed_by(self.resource, None if plan.complete else live)
                     self.conditions = cond.synced(self.conditions)
                     return Synced()
                 return None  # calls AWS takes the next one after at once (tags, Time to Live): read again
@@ -195,6 +198,18 @@ class _Round:
                 self.conditions = cond.pending(self.conditions, message, reason="ReadOnly")
                 return Synced(message=message)  # observed: nothing to come back for before the next change
         raise TypeError(f"no action for {decision!r}")
+
+    def _record_managed(self, live: LiveTable | None) -> None:
+        """Before acting on the spec: record what it names as managed (indexes, replicas, the policy), in a write of
+        those keys alone, so that no concurrent spec change (a 409 for the round's status) can lose the record, and
+        a later spec that drops one of them removes it rather than finding it "never named"."""
+        records = managed_by(self.resource, live)
+        if all(self.resource.raw_status.get(key) == value for key, value in records.items()):
+            return
+        raw = record_status(self.target, self.resource.namespace, self.resource.name, records)
+        if raw is not None and raw["metadata"].get("generation") == self.resource.generation:
+            self.resource = TableResource.parse(raw)  # its new resourceVersion, for the round's status write
+        self.records = records
 
     def _call(self, api: str, params: dict[str, Any], reason: str) -> dict[str, Any]:
         answer = run_step(self.target, Step(api, params, reason))
@@ -274,11 +289,18 @@ class _Round:
         return result
 
 
-def records_of(spec: TableSpec) -> dict[str, Any]:
-    """What a synced spec named that later rounds must remember (the status's KEPT fields of the reconciler)."""
-    return {"managedIndexes": [i.index_name for i in spec.global_secondary_indexes or []],
-            "managedReplicas": [r.region_name for r in spec.table_replicas or []],
-            "managedResourcePolicy": bool(spec.resource_policy)}
+def managed_by(resource: TableResource, live: LiveTable | None) -> dict[str, Any]:
+    """What an applied spec named, which later rounds must remember (the status's managed* fields): what this
+    spec names, and what an earlier one named that the table (`live`; None: as the spec says) still has."""
+    spec = resource.spec
+    assert spec is not None
+    has = live.observed.spec if live is not None else spec
+    indexes = {i.index_name for i in spec.global_secondary_indexes or []} | (
+        resource.managed_indexes & {i.index_name for i in has.global_secondary_indexes or []})
+    regions = {r.region_name for r in spec.table_replicas or []} | (
+        resource.managed_replicas & {r.region_name for r in has.table_replicas or []})
+    policy = bool(spec.resource_policy) or (bool(resource.status.managed_resource_policy) and bool(has.resource_policy))
+    return {"managedIndexes": sorted(indexes), "managedReplicas": sorted(regions), "managedResourcePolicy": policy}
 
 
 def status_after(old: dict[str, Any], describe: dict[str, Any] | None, conditions: list[dict],

@@ -51,7 +51,7 @@ from flows.output import counts, drift_lines
 from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
 from tasks.dynamodb import owned_tables_outside, read_tables
 from tasks.kube_lease import held
-from tasks.kube_tables import Conflict, ensure_crd, list_resources, read_resource, record_drift_check, write_status
+from tasks.kube_tables import Conflict, ensure_crd, list_resources, read_resource, record_status, write_status
 
 DRIFT_LEASE = "ackflow-drift"
 REPORT_ARTIFACT = "drift-report"
@@ -183,7 +183,7 @@ def record_checks(target: Target, resources: dict[str, TableResource], checks: l
         if not record_changed(resource.raw_status.get("lastDriftCheck"), entry):
             return False
         if check.key in results:  # reconcile wrote its status meanwhile: the record alone is added
-            record_drift_check(target, check.namespace, check.name, entry)
+            record_status(target, check.namespace, check.name, {"lastDriftCheck": entry})
             return True
         old = resource.raw_status
         live = lives.get(check.key)

@@ -176,16 +176,17 @@ def write_status(target: Target, resource: dict[str, Any], status: dict[str, Any
     return _merge_patch(target, resource, {"status": {**removed, **status}}, status=True)
 
 
-def record_drift_check(target: Target, namespace: str, name: str, record: dict[str, Any]) -> None:
-    """Set `status.lastDriftCheck` alone: a merge patch of that one key, so it can overwrite nothing that a
-    reconcile wrote meanwhile, and needs no resourceVersion (nor a read to learn it)."""
+def record_status(target: Target, namespace: str, name: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+    """Set these status keys alone (the flows' own records: lastDriftCheck, managedIndexes, ...): a merge patch of
+    just them, so it overwrites nothing another writer wrote meanwhile, and needs no resourceVersion (nor a read to
+    learn it). The resource as it is now; None when it is gone."""
     try:
-        _custom(target).patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, PLURAL, name, {"status": {"lastDriftCheck": record}},
-            _content_type="application/merge-patch+json")
+        return _custom(target).patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, PLURAL, name, {"status": fields}, _content_type="application/merge-patch+json")
     except client.ApiException as exc:
         if exc.status != 404:  # deleted meanwhile: nothing to record
             raise
+        return None
 
 
 def namespace_annotations(target: Target, namespace: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
@@ -115,13 +116,21 @@ def tables_spec(prefix: str, count: int, namespace: str) -> list[dict[str, Any]]
     return [manifest(f"t{i}", simple_spec(f"{prefix}-{i}"), namespace) for i in range(count)]
 
 
+def ready(url: str) -> bool:
+    """Whether `url` answers 200: not yet while the server is not up (refused) or not ready (503)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status == 200
+    except urllib.error.URLError:  # HTTPError (503) is one too
+        return False
+
+
 def test_fifty_tables_applied_at_once_are_each_created_once(stack: Stack):
     namespace = stack.namespace("fifty")
     address = f"127.0.0.1:{free_port()}"
     watch = stack.watch(namespace, "--metrics-addr", address)
     try:
-        wait_until(lambda: urllib.request.urlopen(f"http://{address}/readyz", timeout=5).status == 200,
-                   "/readyz", 60, watch)
+        wait_until(lambda: ready(f"http://{address}/readyz"), "/readyz", 60, watch)
         prefix = unique("fifty")
         stack.apply(tables_spec(prefix, 50, namespace))
         wait_until(lambda: len(stack.synced(namespace)) == 50, "50 Tables synced", 300, watch, every=1)

@@ -318,3 +318,27 @@ def test_adopt_takes_the_table_as_it_is_into_the_spec():
     assert isinstance(decision, Adopt)
     assert decision.spec["billingMode"] == "PAY_PER_REQUEST" and "provisionedThroughput" not in decision.spec
     assert decision.spec["tags"] == [{"key": "team", "value": "data"}]
+
+
+# ------------------------------------------------------------------------ what an applied spec named
+
+
+def test_an_index_a_spec_named_stays_managed_until_it_is_gone_even_if_never_synced():
+    """The soak's race: spec B adds an index (the round creates it), spec C drops it before B was ever synced. The
+    round that acted on B recorded the index, so C deletes it without the opt-in, and only then is it forgotten."""
+    from controller.reconciler import managed_by
+    index = {"indexName": "by-kind", "keySchema": [{"attributeName": "kind", "keyType": "HASH"}],
+             "projection": {"projectionType": "KEYS_ONLY"}}
+    kinds = [{"attributeName": "id", "attributeType": "S"}, {"attributeName": "kind", "attributeType": "S"}]
+    spec_b = {**SPEC, "attributeDefinitions": kinds, "globalSecondaryIndexes": [index]}
+    assert managed_by(resource(spec_b), live())["managedIndexes"] == ["by-kind"]  # recorded before acting
+    live_index = live(AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"},
+                                            {"AttributeName": "kind", "AttributeType": "S"}],
+                      GlobalSecondaryIndexes=[{"IndexName": "by-kind", "IndexStatus": "ACTIVE",
+                                               "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}],
+                                               "Projection": {"ProjectionType": "KEYS_ONLY"}}])
+    spec_c = resource(SPEC, status={"managedIndexes": ["by-kind"]})
+    [step] = decide(spec_c, live_index).plan.steps
+    assert step.params["GlobalSecondaryIndexUpdates"] == [{"Delete": {"IndexName": "by-kind"}}]
+    assert managed_by(spec_c, live_index)["managedIndexes"] == ["by-kind"]  # still there
+    assert managed_by(spec_c, live())["managedIndexes"] == []  # gone: forgotten
