@@ -204,7 +204,8 @@ class _Round:
         those keys alone, so that no concurrent spec change (a 409 for the round's status) can lose the record, and
         a later spec that drops one of them removes it rather than finding it "never named"."""
         records = managed_by(self.resource, live)
-        if all(self.resource.raw_status.get(key) == value for key, value in records.items()):
+        if all(self.resource.raw_status.get(key) == value or not (value or self.resource.raw_status.get(key))
+               for key, value in records.items()):  # the same, or nothing either way (a new table's): no write
             return
         raw = record_status(self.target, self.resource.namespace, self.resource.name, records)
         if raw is not None and raw["metadata"].get("generation") == self.resource.generation:
