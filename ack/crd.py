@@ -142,7 +142,25 @@ def crd_manifest() -> dict[str, Any]:
     return crd
 
 
-if __name__ == "__main__":  # python -m ack.crd > deploy/charts/ackflow-controller/crds/tables.yaml
+# Words YAML 1.1 reads as booleans. Helm and kubectl read YAML 1.1 (an unquoted enum value N is false there);
+# PyYAML writes some of them bare, as YAML 1.2 allows.
+YAML11_BOOLEANS = frozenset("y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF".split())
+
+
+def crd_yaml() -> str:
+    """crd_manifest() as the YAML file the chart holds, every string a YAML 1.1 reader would take for a boolean
+    quoted."""
     import yaml
 
-    print(yaml.safe_dump(crd_manifest(), sort_keys=False), end="")
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"' if value in YAML11_BOOLEANS else None)
+
+    Dumper.add_representer(str, text)
+    return yaml.dump(crd_manifest(), Dumper=Dumper, sort_keys=False)
+
+
+if __name__ == "__main__":  # python -m ack.crd > deploy/charts/ackflow-controller/crds/tables.yaml
+    print(crd_yaml(), end="")

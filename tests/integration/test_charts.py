@@ -3,11 +3,14 @@ controller chart grants exactly the least privilege the controller needs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 from kubernetes import client
+
+from ack.crd import crd_manifest
 
 from tests.integration.tables import (
     CONTROLLER_ACCOUNT, CONTROLLER_NAMESPACE, helm, install_controller, kubectl, unique,
@@ -66,6 +69,15 @@ def test_the_controller_chart_renders_its_values_into_acks_flags_and_least_privi
     no_election = {(d["kind"], d["metadata"]["name"])
                    for d in rendered(sandbox, "--set", "leaderElection.enabled=false")}
     assert ("Role", "ackflow-leader-election") not in no_election
+
+
+def test_kubernetes_tools_read_the_charts_crd_as_the_model_writes_it(sandbox):
+    """Helm and kubectl read YAML 1.1 (an unquoted enum value N would be false): kubectl's own reading of the
+    chart's CRD file is the model's CRD."""
+    read = kubectl(sandbox, "create", "--dry-run=client", "-o", "json", "-f",
+                   str(CHARTS / "ackflow-controller" / "crds" / "tables.yaml"))
+    assert read.returncode == 0, read.stderr
+    assert json.loads(read.stdout) == crd_manifest()
 
 
 def test_the_controller_chart_installs_with_its_crd_and_grants_only_what_the_controller_needs(sandbox, target):

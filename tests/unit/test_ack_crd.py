@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ack.crd import crd_manifest, table_crd
+from ack.crd import YAML11_BOOLEANS, crd_manifest, table_crd
 from tests.samples import ack_crd_path
 
 FORBIDDEN = {"$ref", "$defs", "anyOf", "oneOf", "allOf", "not", "title", "default", "const", "x-kubernetes-validations"}
@@ -147,3 +147,17 @@ def test_the_controller_charts_crd_is_the_one_generated_from_the_model() -> None
     """One source of truth: `python -m ack.crd` wrote the chart's CRD; it must not have drifted from the model."""
     chart_crd = Path(__file__).resolve().parents[2] / "deploy/charts/ackflow-controller/crds/tables.yaml"
     assert yaml.safe_load(chart_crd.read_text()) == crd_manifest(), "run: python -m ack.crd > " + str(chart_crd)
+
+
+def test_the_charts_crd_reads_the_same_to_helm_no_bare_yaml11_boolean() -> None:
+    """Helm reads YAML 1.1, where a bare N (attributeType's number) is false: such words must be quoted."""
+    chart_crd = Path(__file__).resolve().parents[2] / "deploy/charts/ackflow-controller/crds/tables.yaml"
+    def strings(node: yaml.Node) -> list[yaml.ScalarNode]:
+        if isinstance(node, yaml.ScalarNode):
+            return [node] if node.tag == "tag:yaml.org,2002:str" else []
+        children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
+        return [found for child in children for found in strings(child)]
+
+    bare = [node.value for node in strings(yaml.compose(chart_crd.read_text()))
+            if node.style is None and node.value in YAML11_BOOLEANS]
+    assert bare == [], "run: python -m ack.crd > " + str(chart_crd)
