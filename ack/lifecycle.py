@@ -14,7 +14,7 @@ from typing import Any
 from ack.delta import Difference, delta
 from ack.model import ADOPTION_FIELDS, ADOPTION_POLICY, ALLOW_DESTRUCTIVE, RECREATE_MISSING, TableSpec
 from ack.normalize import LiveTable
-from ack.plan import Plan, Step, busy, create_table_params, delete_table, plan
+from ack.plan import Plan, Step, busy, create_table_params, delete_table, plan, sdk_tags, tag_steps
 from ack.resource import DELETION_POLICIES, DeletionPolicy, TableResource
 from ack.tags import controller_tags, is_user_tag, retag
 from ack.validate import effective, unsupported
@@ -154,7 +154,7 @@ def decide(resource: TableResource, live: LiveTable | None, capabilities: Capabi
                               f"created; looked for again later")
         params = create_table_params(spec)
         tags = {**_tags(spec), **_wanted_tags(resource, resource_tags)}
-        params["Tags"] = [{"Key": key, "Value": value} for key, value in tags.items()]
+        params["Tags"] = sdk_tags(tags)
         return Create(params)
     if live.owner == resource.key:
         return _converge(resource, live, resource_tags)
@@ -164,8 +164,7 @@ def decide(resource: TableResource, live: LiveTable | None, capabilities: Capabi
         return Refuse("TableExists", f"a table named {spec.table_name} already exists and this resource does not "
                                      f"own it; annotate {ADOPTION_POLICY}: adopt to take it over")
     tag, _ = retag(_tags(live.observed.spec), _wanted_tags(resource, resource_tags))
-    return Adopt(Step("TagResource", {"ResourceArn": live.observed.arn,
-                                      "Tags": [{"Key": key, "Value": value} for key, value in tag.items()]},
+    return Adopt(Step("TagResource", {"ResourceArn": live.observed.arn, "Tags": sdk_tags(tag)},
                       f"adopt the table {spec.table_name}"),
                  spec=adopted_spec(live.observed.spec, spec) if policies.adoption == "adopt" else None)
 
@@ -173,7 +172,7 @@ def decide(resource: TableResource, live: LiveTable | None, capabilities: Capabi
 def adopted_spec(observed: TableSpec, named: TableSpec) -> dict[str, Any]:
     """The spec ACK's `adopt` writes into the resource: the table as it is (its user tags only). Settings read
     only when the spec names them (contributor insights, the resource policy) are kept as the spec says."""
-    spec = effective(observed.model_copy(update={  # effective(): AWS's 0/0 throughput of an on-demand table
+    spec, _ = effective(observed.model_copy(update={  # effective(): AWS's 0/0 throughput of an on-demand table
         "tags": [tag for tag in observed.tags or [] if is_user_tag(tag.key)] or None,
         "contributor_insights": named.contributor_insights,
         "resource_policy": named.resource_policy if observed.resource_policy is None else observed.resource_policy}))
@@ -193,13 +192,7 @@ def _retag_steps(resource: TableResource, live: LiveTable, resource_tags: dict[s
     """The calls that bring the controller's own tags up to date (a former ownership tag, a new version, a changed
     --resource-tags): never drift, done with the next round that reads the table."""
     tag, untag = retag(_tags(live.observed.spec), _wanted_tags(resource, resource_tags))
-    arn = live.observed.arn
-    steps = [Step("UntagResource", {"ResourceArn": arn, "TagKeys": untag}, f"remove the former tags {untag}")] \
-        if untag else []
-    if tag:
-        steps.append(Step("TagResource", {"ResourceArn": arn, "Tags": [{"Key": k, "Value": v} for k, v in tag.items()]},
-                          f"set the controller's tags {sorted(tag)}"))
-    return steps
+    return tag_steps(live.observed.arn, tag, untag, "the controller's tags")
 
 
 def _converge(resource: TableResource, live: LiveTable, resource_tags: dict[str, str] | None) -> Refuse | Converge:
@@ -241,3 +234,23 @@ def _deletion(resource: TableResource, live: LiveTable | None, namespace_policy:
     if deletion.terminal:
         return Refuse("DeletionProtected", deletion.terminal)
     return Delete(deletion)
+
+
+def managed_by(resource: TableResource, live: LiveTable | None) -> dict[str, Any]:
+    """What an applied spec named, which later rounds must remember (the status's managed* fields): what this
+    spec names, and what an earlier one named that the table (`live`; None: as the spec says) still has."""
+    spec = resource.spec
+    assert spec is not None
+    has = live.observed.spec if live is not None else spec
+    indexes = {i.index_name for i in spec.global_secondary_indexes or []} | (
+        resource.managed_indexes & {i.index_name for i in has.global_secondary_indexes or []})
+    regions = {r.region_name for r in spec.table_replicas or []} | (
+        resource.managed_replicas & {r.region_name for r in has.table_replicas or []})
+    policy = bool(spec.resource_policy) or (bool(resource.status.managed_resource_policy) and bool(has.resource_policy))
+    return {"managedIndexes": sorted(indexes), "managedReplicas": sorted(regions), "managedResourcePolicy": policy}
+
+
+def recorded(resource: TableResource) -> dict[str, Any]:
+    """The managed* fields as the resource's status has them (absent: nothing managed), in managed_by()'s form."""
+    return {"managedIndexes": sorted(resource.managed_indexes), "managedReplicas": sorted(resource.managed_replicas),
+            "managedResourcePolicy": bool(resource.status.managed_resource_policy)}

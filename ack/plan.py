@@ -164,7 +164,7 @@ def create_table_params(spec: TableSpec) -> dict[str, Any]:
     if spec.sse_specification:
         params["SSESpecification"] = _sdk_sse(spec)
     if spec.tags:
-        params["Tags"] = [{"Key": t.key, "Value": t.value} for t in spec.tags]
+        params["Tags"] = sdk_tags({t.key: t.value for t in spec.tags})
     return params
 
 
@@ -222,17 +222,7 @@ class _Round:
         wanted, live = _user_tags(self.desired), _user_tags(self.live)
         removed = sorted(live.keys() - wanted.keys())
         changed = {key: value for key, value in wanted.items() if live.get(key) != value}
-        steps = []
-        if removed:
-            steps.append(
-                Step("UntagResource", {"ResourceArn": self.observed.arn, "TagKeys": removed}, f"remove tags {removed}")
-            )
-        if changed:
-            tags = [{"Key": key, "Value": value} for key, value in changed.items()]
-            steps.append(
-                Step("TagResource", {"ResourceArn": self.observed.arn, "Tags": tags}, f"set tags {sorted(changed)}")
-            )
-        return steps
+        return tag_steps(self.observed.arn, changed, removed, "tags")
 
     def policy(self) -> list[Step]:
         if "resourcePolicy" not in self.fields:
@@ -430,6 +420,18 @@ def _user_tags(spec: TableSpec) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------- spec -> boto3 parameters
+
+
+def sdk_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def tag_steps(arn: str, tag: dict[str, str], untag: list[str], what: str) -> list[Step]:
+    """UntagResource of the keys `untag`, then TagResource of `tag`; each only when it has something to do."""
+    steps = [Step("UntagResource", {"ResourceArn": arn, "TagKeys": untag}, f"remove {what} {untag}")] if untag else []
+    if tag:
+        steps.append(Step("TagResource", {"ResourceArn": arn, "Tags": sdk_tags(tag)}, f"set {what} {sorted(tag)}"))
+    return steps
 
 
 def _sdk_keys(keys: list[KeySchemaElement]) -> list[dict[str, str]]:

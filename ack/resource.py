@@ -25,7 +25,7 @@ from ack.model import (
     TableSpec,
     TableStatus,
 )
-from ack.validate import Problem, effective, ignored, validate
+from ack.validate import Problem, effective, validate
 
 DeletionPolicy = Literal["delete", "retain"]
 AdoptionPolicy = Literal["adopt", "adopt-or-create"]
@@ -104,7 +104,7 @@ def _adoption_table_name(raw: str | None, problems: list[Problem]) -> str | None
 @dataclass(frozen=True)
 class TableResource:
     """One Table resource, typed. `spec` is what AWS is asked for: the spec as written less what AWS would not use,
-    which `advisories` names (ack/validate.py: ignored). `spec_problems` says what AWS would refuse in it; `spec` is
+    which `advisories` names (ack/validate.py: effective). `spec_problems` says what AWS would refuse in it; `spec` is
     None only when the spec does not even fit the model."""
 
     namespace: str
@@ -184,5 +184,5 @@ def _spec(raw: dict[str, Any]) -> tuple[TableSpec | None, tuple[Problem, ...], t
         first = exc.errors()[0]
         path = "spec." + ".".join(str(part) for part in first["loc"])
         return None, (Problem(path, first["msg"]),), ()
-    spec = effective(written)
-    return spec, tuple(validate(spec)), tuple(ignored(written))
+    spec, left_out = effective(written)
+    return spec, tuple(validate(spec)), tuple(left_out)

@@ -45,46 +45,39 @@ def validate(spec: TableSpec) -> list[Problem]:
     ]
 
 
-def ignored(spec: TableSpec) -> list[Problem]:
-    """What the spec says that AWS would not use, as ACK ignores it rather than refusing: a stream's view type
-    while the stream is off, encryption settings while encryption is off, provisioned throughput under
-    PAY_PER_REQUEST (a merge patch that switches these off cannot remove the rest). Reported in ACK.Advisory."""
-    problems = []
-    stream = spec.stream_specification
-    if stream and not stream.stream_enabled and stream.stream_view_type:
-        problems.append(Problem("spec.streamSpecification.streamViewType", "ignored: streamEnabled is false",
-                                "ignored"))
-    sse = spec.sse_specification
-    if sse and not sse.enabled:
-        problems += [Problem(f"spec.sseSpecification.{name}", "ignored: sseSpecification.enabled is false", "ignored")
-                     for name, value in (("sseType", sse.sse_type), ("kmsMasterKeyID", sse.kms_master_key_id),
-                                         ("kmsMasterKeyRef", sse.kms_master_key_ref)) if value]
-    if spec.billing_mode == "PAY_PER_REQUEST":
-        throughputs = [("spec", spec.provisioned_throughput)] + [
-            (f"spec.globalSecondaryIndexes[{i}]", g.provisioned_throughput)
-            for i, g in enumerate(spec.global_secondary_indexes or [])]
-        problems += [Problem(f"{path}.provisionedThroughput", "ignored: billingMode is PAY_PER_REQUEST", "ignored")
-                     for path, throughput in throughputs if throughput is not None]
-    return problems
-
-
-def effective(spec: TableSpec) -> TableSpec:
-    """The spec without what `ignored` reports: what is created, compared and updated."""
+def effective(spec: TableSpec) -> tuple[TableSpec, list[Problem]]:
+    """The spec less what AWS would not use, and each field left out: a stream's view type while the stream is off,
+    encryption settings while encryption is off, provisioned throughput under PAY_PER_REQUEST (what a merge patch
+    that switches these off leaves behind). ACK ignores them rather than refusing; ACK.Advisory names them."""
     update: dict[str, Any] = {}
+    left_out: list[Problem] = []
+
+    def leave_out(path: str, why: str) -> None:
+        left_out.append(Problem(path, f"ignored: {why}", "ignored"))
+
     stream = spec.stream_specification
     if stream and not stream.stream_enabled and stream.stream_view_type:
+        leave_out("spec.streamSpecification.streamViewType", "streamEnabled is false")
         update["stream_specification"] = stream.model_copy(update={"stream_view_type": None})
     sse = spec.sse_specification
-    if sse and not sse.enabled and (sse.sse_type or sse.kms_master_key_id or sse.kms_master_key_ref):
-        update["sse_specification"] = sse.model_copy(update={"sse_type": None, "kms_master_key_id": None,
-                                                             "kms_master_key_ref": None})
-    indexes = spec.global_secondary_indexes or []
-    if spec.billing_mode == "PAY_PER_REQUEST" and (spec.provisioned_throughput or any(
-            g.provisioned_throughput for g in indexes)):
-        update["provisioned_throughput"] = None
-        update["global_secondary_indexes"] = spec.global_secondary_indexes and [
-            g.model_copy(update={"provisioned_throughput": None}) for g in indexes]
-    return spec.model_copy(update=update) if update else spec
+    if sse and not sse.enabled:
+        names = {"sseType": "sse_type", "kmsMasterKeyID": "kms_master_key_id", "kmsMasterKeyRef": "kms_master_key_ref"}
+        present = [name for name, attribute in names.items() if getattr(sse, attribute)]
+        for name in present:
+            leave_out(f"spec.sseSpecification.{name}", "sseSpecification.enabled is false")
+        if present:
+            update["sse_specification"] = sse.model_copy(update=dict.fromkeys(names.values()))
+    if spec.billing_mode == "PAY_PER_REQUEST":
+        indexes = spec.global_secondary_indexes or []
+        present = (["spec"] if spec.provisioned_throughput is not None else []) + [
+            f"spec.globalSecondaryIndexes[{i}]" for i, g in enumerate(indexes) if g.provisioned_throughput is not None]
+        for path in present:
+            leave_out(f"{path}.provisionedThroughput", "billingMode is PAY_PER_REQUEST")
+        if present:
+            update["provisioned_throughput"] = None
+            update["global_secondary_indexes"] = spec.global_secondary_indexes and [
+                g.model_copy(update={"provisioned_throughput": None}) for g in indexes]
+    return (spec.model_copy(update=update) if update else spec), left_out
 
 
 def unsupported(
@@ -193,7 +186,7 @@ def _throughput_for(
     billing: str, path: str, provisioned: ProvisionedThroughput | None, on_demand: OnDemandThroughput | None
 ) -> list[Problem]:
     if billing == "PAY_PER_REQUEST":
-        return []  # provisioned throughput left in is ignored (ignored())
+        return []  # provisioned throughput left in is ignored (effective())
     problems = []
     if provisioned is None:
         problems.append(

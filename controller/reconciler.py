@@ -35,6 +35,8 @@ from ack.lifecycle import (
     Refuse,
     Retain,
     decide,
+    managed_by,
+    recorded,
     refusal,
 )
 from ack.model import NAMESPACE_DELETION_POLICY
@@ -70,14 +72,13 @@ def default_resource_tags() -> ResourceTags:
     return ResourceTags.parse(os.environ.get("ACK_RESOURCE_TAGS", DEFAULT_RESOURCE_TAGS), "ACK_RESOURCE_TAGS")
 
 
-def reconcile(target: Target, namespace: str, name: str, deletion_policy: DeletionPolicy = "delete",
-              resource_tags: ResourceTags | None = None) -> Result:
+def reconcile(target: Target, namespace: str, name: str, deletion_policy: DeletionPolicy,
+              resource_tags: ResourceTags) -> Result:
     """The one entrance: one round for the Table resource `namespace/name` (a Prefect task run, named after it,
     whose final state says the outcome), and when to come back. `deletion_policy` applies to a resource being
     deleted when neither it nor its namespace names one (ACK's --deletion-policy); `resource_tags` are the tags
-    kept on every table (ACK's --resource-tags; default: default_resource_tags())."""
-    tags = resource_tags if resource_tags is not None else default_resource_tags()
-    state = reconcile_round(target, namespace, name, deletion_policy, tags, return_state=True)
+    kept on every table (ACK's --resource-tags)."""
+    state = reconcile_round(target, namespace, name, deletion_policy, resource_tags, return_state=True)
     # The value in memory (unpersisted, its record's `result`): State.result() would hop to Prefect's event loop.
     value = getattr(state.data, "result", state.data)
     if isinstance(value, BaseException) or state.is_failed():  # the round itself crashed (a bug): back off
@@ -204,8 +205,7 @@ class _Round:
         those keys alone, so that no concurrent spec change (a 409 for the round's status) can lose the record, and
         a later spec that drops one of them removes it rather than finding it "never named"."""
         records = managed_by(self.resource, live)
-        if all(self.resource.raw_status.get(key) == value or not (value or self.resource.raw_status.get(key))
-               for key, value in records.items()):  # the same, or nothing either way (a new table's): no write
+        if records == recorded(self.resource):
             return
         raw = record_status(self.target, self.resource.namespace, self.resource.name, records)
         if raw is not None and raw["metadata"].get("generation") == self.resource.generation:
@@ -288,20 +288,6 @@ class _Round:
         if cond.status_changed(old, new):
             write_status(self.target, self.resource.raw, new)
         return result
-
-
-def managed_by(resource: TableResource, live: LiveTable | None) -> dict[str, Any]:
-    """What an applied spec named, which later rounds must remember (the status's managed* fields): what this
-    spec names, and what an earlier one named that the table (`live`; None: as the spec says) still has."""
-    spec = resource.spec
-    assert spec is not None
-    has = live.observed.spec if live is not None else spec
-    indexes = {i.index_name for i in spec.global_secondary_indexes or []} | (
-        resource.managed_indexes & {i.index_name for i in has.global_secondary_indexes or []})
-    regions = {r.region_name for r in spec.table_replicas or []} | (
-        resource.managed_replicas & {r.region_name for r in has.table_replicas or []})
-    policy = bool(spec.resource_policy) or (bool(resource.status.managed_resource_policy) and bool(has.resource_policy))
-    return {"managedIndexes": sorted(indexes), "managedReplicas": sorted(regions), "managedResourcePolicy": policy}
 
 
 def status_after(old: dict[str, Any], describe: dict[str, Any] | None, conditions: list[dict],

@@ -90,13 +90,17 @@ class Step:
     enabled: Callable[[BootstrapConfig], bool] = field(default=lambda config: True)
 
 
+def _items(made: Made) -> list[Any]:
+    """What a step made (one, a list or a dict of futures or results) as a list."""
+    if isinstance(made, Mapping):
+        return list(made.values())
+    return made if isinstance(made, list) else [made]
+
+
 def results(step: str, made: Made) -> list[ServiceResult]:
     """What a step made, as rows (waiting for its futures); StepFailed naming the step when one failed."""
-    if isinstance(made, Mapping):
-        made = list(made.values())
-    items = made if isinstance(made, list) else [made]
     rows: list[ServiceResult] = []
-    for item in items:
+    for item in _items(made):
         try:
             value = item.result() if isinstance(item, PrefectFuture) else item
         except Exception as exc:
@@ -106,9 +110,7 @@ def results(step: str, made: Made) -> list[ServiceResult]:
 
 
 def futures(made: Made) -> list[PrefectFuture]:
-    if isinstance(made, Mapping):
-        made = list(made.values())
-    return [item for item in (made if isinstance(made, list) else [made]) if isinstance(item, PrefectFuture)]
+    return [item for item in _items(made) if isinstance(item, PrefectFuture)]
 
 
 # ----------------------------------------------------------------------------------------- on the cluster

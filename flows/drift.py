@@ -256,7 +256,6 @@ def summary_markdown(checks: list[TableCheck], detect_only: bool) -> str:
     return "\n".join(lines)
 
 
-
 def write_report(frame: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".json":

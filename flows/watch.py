@@ -127,10 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--max-concurrent-reconciles: at least 1")
     if args.reconcile_default_resync_seconds < 0:
         parser.error("--reconcile-default-resync-seconds: 0 (off) or more")
-    try:
-        ResourceTags.parse(args.resource_tags or "") if args.resource_tags is not None else default_resource_tags()
-    except ValueError as exc:
-        parser.error(str(exc))
+    if args.resource_tags is not None:  # ACK_RESOURCE_TAGS, the default, is checked by guarded()
+        try:
+            ResourceTags.parse(args.resource_tags)
+        except ValueError as exc:
+            parser.error(str(exc))
     if args.metrics_addr:
         try:
             parse_address(args.metrics_addr)

@@ -3,8 +3,9 @@ kube-controller-manager (namespaces finalize, garbage collection follows ownerRe
 ReplicaSets, ServiceAccounts get tokens). There is no scheduler and no kubelet: pods stay Pending.
 
 The binaries come from `get-control-plane.sh` (Debian's packages, the API server and controller manager built
-from source, cached per user), Helm from `get-helm.sh`. Two users exist: `sandbox-admin` (group system:masters) and `sandbox-viewer`, bound to
-a ClusterRole that can get, list and watch everything and change nothing.
+from source, cached per user), Helm from `get-helm.sh`. Two users exist: `sandbox-admin` (group
+system:masters) and `sandbox-viewer`, bound to a ClusterRole that can get, list and watch everything and change
+nothing.
 """
 
 from __future__ import annotations

@@ -49,9 +49,13 @@ def _kubeconfig(target: Target) -> Iterator[str]:
         yield file.name
 
 
-def _helm(kubeconfig: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([helm_binary(), "--kubeconfig", kubeconfig, *args], capture_output=True, text=True,
+def _helm(kubeconfig: str, *args: str) -> str:
+    """Helm's output; HelmError with Helm's own message when it refuses."""
+    done = subprocess.run([helm_binary(), "--kubeconfig", kubeconfig, *args], capture_output=True, text=True,
                           timeout=HELM_SECONDS)
+    if done.returncode != 0:
+        raise HelmError(f"helm {' '.join(args[:2])}: {done.stderr.strip()}")
+    return done.stdout
 
 
 def _settings(values: dict[str, str]) -> list[str]:
@@ -61,10 +65,7 @@ def _settings(values: dict[str, str]) -> list[str]:
 def _release(kubeconfig: str, release: str, namespace: str) -> dict[str, str] | None:
     """The release as `helm list` shows it ({name, chart, revision, status, ...}; `chart` without its version),
     or None when there is none."""
-    listed = _helm(kubeconfig, "list", "-n", namespace, "--filter", f"^{release}$", "-o", "json")
-    if listed.returncode != 0:
-        raise HelmError(f"helm list: {listed.stderr.strip()}")
-    found = json.loads(listed.stdout or "[]")
+    found = json.loads(_helm(kubeconfig, "list", "-n", namespace, "--filter", f"^{release}$", "-o", "json") or "[]")
     if not found:
         return None
     return {**found[0], "chart": found[0]["chart"].rsplit("-", 1)[0]}
@@ -87,21 +88,16 @@ def ensure_release(target: Target, release: str, chart: str, namespace: str, val
                 raise HelmError(f"helm release {namespace}/{release} is of the chart {current['chart']}, not "
                                 f"{chart}: left as it is")
             rendered = _helm(kubeconfig, "template", release, path, "-n", namespace, *_settings(values))
-            if rendered.returncode != 0:
-                raise HelmError(f"helm template {chart}: {rendered.stderr.strip()}")
             held = _helm(kubeconfig, "get", "manifest", release, "-n", namespace)
-            if _documents(rendered.stdout) == _documents(held.stdout):
+            if _documents(rendered) == _documents(held):
                 return ServiceResult(service="helm release", name=f"{namespace}/{release}",
                                      id=f"{chart} revision {current['revision']}", status=current["status"],
                                      action="found")
         if dry_run:
             return ServiceResult(service="helm release", name=f"{namespace}/{release}", id="", status="planned",
                                  action="would create" if current is None else "would update")
-        upgraded = _helm(kubeconfig, "upgrade", "--install", release, path, "-n", namespace, "--create-namespace",
-                         *_settings(values), "-o", "json")
-        if upgraded.returncode != 0:
-            raise HelmError(f"helm upgrade --install {release}: {upgraded.stderr.strip()}")
-        made = json.loads(upgraded.stdout)
+        made = json.loads(_helm(kubeconfig, "upgrade", "--install", release, path, "-n", namespace,
+                                "--create-namespace", *_settings(values), "-o", "json"))
     return ServiceResult(service="helm release", name=f"{namespace}/{release}",
                          id=f"{chart} revision {made['version']}", status=made["info"]["status"],
                          action="created" if current is None else "updated")
@@ -120,7 +116,5 @@ def uninstall_release(target: Target, release: str, chart: str, namespace: str, 
             return ServiceResult(**row, action="kept")
         if dry_run:
             return ServiceResult(**row, action="would delete")
-        removed = _helm(kubeconfig, "uninstall", release, "-n", namespace)
-        if removed.returncode != 0:
-            raise HelmError(f"helm uninstall {release}: {removed.stderr.strip()}")
+        _helm(kubeconfig, "uninstall", release, "-n", namespace)
     return ServiceResult(**row, action="deleted")

@@ -15,23 +15,15 @@ import pytest
 
 from ack.model import SYNCED, TERMINAL
 from ack.tags import is_user_tag
-from tests.integration.tables import CallCounter, Cluster, apply, describe, dynamodb, table_exists, unique
+from tests.integration.tables import Cluster, apply, describe, dynamodb, unique
 from tests.samples import INVALID, load, sample_params
 
 pytestmark = pytest.mark.integration
 
 
-
 @pytest.fixture(scope="module")
 def cluster(target) -> Cluster:
     return Cluster(target)
-
-
-@pytest.fixture
-def aws_calls(target, sandbox) -> CallCounter:
-    counter = CallCounter(target, sandbox.aws.access_key_id)
-    counter.reset()
-    return counter
 
 
 def condition(resource: dict[str, Any], type_: str) -> dict[str, Any] | None:
@@ -85,7 +77,7 @@ def assert_table_as_sampled(target, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("path", sample_params())
-def test_sample_applies_unchanged(path: Path, target, cluster, aws_calls):
+def test_sample_applies_unchanged(path: Path, target, cluster):
     name = unique("sample")
     document = load(path, name)
     [outcome] = apply([document])

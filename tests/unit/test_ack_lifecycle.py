@@ -326,7 +326,7 @@ def test_adopt_takes_the_table_as_it_is_into_the_spec():
 def test_an_index_a_spec_named_stays_managed_until_it_is_gone_even_if_never_synced():
     """The soak's race: spec B adds an index (the round creates it), spec C drops it before B was ever synced. The
     round that acted on B recorded the index, so C deletes it without the opt-in, and only then is it forgotten."""
-    from controller.reconciler import managed_by
+    from ack.lifecycle import managed_by
     index = {"indexName": "by-kind", "keySchema": [{"attributeName": "kind", "keyType": "HASH"}],
              "projection": {"projectionType": "KEYS_ONLY"}}
     kinds = [{"attributeName": "id", "attributeType": "S"}, {"attributeName": "kind", "attributeType": "S"}]

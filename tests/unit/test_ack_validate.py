@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from ack.model import TableSpec
-from ack.validate import Problem, check_immutable, effective, ignored, unsupported, validate
+from ack.validate import Problem, check_immutable, effective, unsupported, validate
 
 BASE: dict[str, Any] = {
     "tableName": "orders",
@@ -142,13 +142,13 @@ def test_throughput_under_pay_per_request_is_ignored_for_table_and_index_as_ack_
         globalSecondaryIndexes=[gsi("byCity", "city", provisionedThroughput=throughput)],
     )
     assert messages(table) == []
-    assert [str(p) for p in ignored(table)] == [
+    used, ignored = effective(table)
+    assert [str(p) for p in ignored] == [
         "spec.provisionedThroughput: ignored: billingMode is PAY_PER_REQUEST",
         "spec.globalSecondaryIndexes[0].provisionedThroughput: ignored: billingMode is PAY_PER_REQUEST",
     ]
-    used = effective(table)
     assert used.provisioned_throughput is None and used.global_secondary_indexes[0].provisioned_throughput is None
-    assert ignored(used) == []
+    assert effective(used)[1] == []
 
 
 @pytest.mark.parametrize(
@@ -166,16 +166,17 @@ def test_throughput_under_pay_per_request_is_ignored_for_table_and_index_as_ack_
 def test_settings_aws_would_not_use_are_ignored_not_refused(field: str, value: Any, expected: list[str],
                                                             used: dict[str, Any]) -> None:
     table = spec(**{field: value})
-    assert [str(p) for p in ignored(table)] == expected
-    assert {p.kind for p in ignored(table)} == {"ignored"}
-    assert effective(table).dump()[field] == used
-    assert validate(effective(table)) == []
+    effective_spec, ignored = effective(table)
+    assert [str(p) for p in ignored] == expected
+    assert {p.kind for p in ignored} == {"ignored"}
+    assert effective_spec.dump()[field] == used
+    assert validate(effective_spec) == []
 
 
 def test_a_spec_with_nothing_to_ignore_is_used_as_written() -> None:
     table = spec(streamSpecification={"streamEnabled": True, "streamViewType": "NEW_IMAGE"},
                  sseSpecification={"enabled": True, "sseType": "KMS"})
-    assert ignored(table) == [] and effective(table) is table
+    assert effective(table) == (table, []) and effective(table)[0] is table
 
 
 def test_index_throughput_under_provisioned() -> None:
