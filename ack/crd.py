@@ -1,4 +1,4 @@
-"""The Table CustomResourceDefinition, generated from the pydantic models in ack.model.
+"""The CustomResourceDefinitions of the kinds served (ack/kinds.py), generated from their pydantic models.
 
 The output is a structural schema a v1.20 kube-apiserver accepts: every node typed, no $ref and no
 anyOf/oneOf/allOf, `required` and `enum` where the models have them, and no CEL rules (v1.20 has none;
@@ -15,27 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ack.model import (
-    CRD_NAME,
-    GROUP,
-    KIND,
-    LIST_KIND,
-    PLURAL,
-    SINGULAR,
-    VERSION,
-    Table,
-    TableSpec,
-    TableStatus,
-)
-
-# The columns of `kubectl get tables`, as ACK's CRD has them.
-PRINTER_COLUMNS: list[dict[str, Any]] = [
-    {"name": "ARN", "type": "string", "priority": 1, "jsonPath": ".status.ackResourceMetadata.arn"},
-    {"name": "CLASS", "type": "string", "jsonPath": ".spec.tableClass"},
-    {"name": "STATUS", "type": "string", "jsonPath": ".status.tableStatus"},
-    {"name": "Synced", "type": "string", "jsonPath": '.status.conditions[?(@.type=="ACK.ResourceSynced")].status'},
-    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-]
+from ack.kinds import KINDS, TABLE, Kind
 
 _KUBE_FIELDS = {
     "apiVersion": {"type": "string", "description": "The versioned schema of this representation of an object."},
@@ -99,32 +79,26 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def table_crd() -> dict[str, Any]:
-    """The CustomResourceDefinition (apiextensions.k8s.io/v1) of the Table kind."""
+def crd(kind: Kind = TABLE) -> dict[str, Any]:
+    """The CustomResourceDefinition (apiextensions.k8s.io/v1) of `kind`."""
     root = {
         "type": "object",
-        "description": inspect.getdoc(Table),
+        "description": inspect.getdoc(kind.model),
         "required": ["spec"],
-        "properties": {**_KUBE_FIELDS, "spec": openapi_schema(TableSpec), "status": openapi_schema(TableStatus)},
+        "properties": {**_KUBE_FIELDS, "spec": openapi_schema(kind.spec), "status": openapi_schema(kind.status)},
     }
+    version: dict[str, Any] = {"name": kind.version, "served": True, "storage": True, "subresources": {"status": {}}}
+    if kind.printer_columns:
+        version["additionalPrinterColumns"] = list(kind.printer_columns)
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": CRD_NAME},
+        "metadata": {"name": kind.crd_name},
         "spec": {
-            "group": GROUP,
-            "names": {"kind": KIND, "listKind": LIST_KIND, "plural": PLURAL, "singular": SINGULAR},
+            "group": kind.group,
+            "names": {"kind": kind.kind, "listKind": kind.list_kind, "plural": kind.plural, "singular": kind.singular},
             "scope": "Namespaced",
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": PRINTER_COLUMNS,
-                    "schema": {"openAPIV3Schema": root},
-                }
-            ],
+            "versions": [{**version, "schema": {"openAPIV3Schema": root}}],
         },
     }
 
@@ -133,13 +107,13 @@ def table_crd() -> dict[str, Any]:
 SCHEMA_DIGEST = "ackflow.dev/schema-digest"
 
 
-def crd_manifest() -> dict[str, Any]:
-    """table_crd() as it is installed: with the digest of its schema, by which an install recognises it as current
-    (the controller chart's crds/ holds this, written by `python -m ack.crd`)."""
-    crd = table_crd()
-    digest = hashlib.sha256(json.dumps(crd, sort_keys=True).encode()).hexdigest()[:16]
-    crd["metadata"]["annotations"] = {SCHEMA_DIGEST: digest}
-    return crd
+def crd_manifest(kind: Kind = TABLE) -> dict[str, Any]:
+    """crd(kind) as it is installed: with the digest of its schema, by which an install recognises it as current
+    (the controller chart's crds/ holds these, written by `python -m ack.crd DIR`)."""
+    manifest = crd(kind)
+    digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
+    manifest["metadata"]["annotations"] = {SCHEMA_DIGEST: digest}
+    return manifest
 
 
 # Words YAML 1.1 reads as booleans. Helm and kubectl read YAML 1.1 (an unquoted enum value N is false there);
@@ -147,8 +121,8 @@ def crd_manifest() -> dict[str, Any]:
 YAML11_BOOLEANS = frozenset("y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF".split())
 
 
-def crd_yaml() -> str:
-    """crd_manifest() as the YAML file the chart holds, every string a YAML 1.1 reader would take for a boolean
+def crd_yaml(kind: Kind = TABLE) -> str:
+    """crd_manifest(kind) as the YAML file the chart holds, every string a YAML 1.1 reader would take for a boolean
     quoted."""
     import yaml
 
@@ -159,8 +133,17 @@ def crd_yaml() -> str:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"' if value in YAML11_BOOLEANS else None)
 
     Dumper.add_representer(str, text)
-    return yaml.dump(crd_manifest(), Dumper=Dumper, sort_keys=False)
+    return yaml.dump(crd_manifest(kind), Dumper=Dumper, sort_keys=False)
 
 
-if __name__ == "__main__":  # python -m ack.crd > deploy/charts/ackflow-controller/crds/tables.yaml
-    print(crd_yaml(), end="")
+def crd_file(kind: Kind) -> str:
+    """The file name of `kind`'s CRD in the chart's crds/ folder."""
+    return f"{kind.plural}.yaml"
+
+
+if __name__ == "__main__":  # python -m ack.crd deploy/charts/ackflow-controller/crds
+    import sys
+    from pathlib import Path
+
+    for served in KINDS.values():
+        (Path(sys.argv[1]) / crd_file(served)).write_text(crd_yaml(served), encoding="utf-8")

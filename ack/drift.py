@@ -15,7 +15,10 @@ from typing import Any
 
 import pandas as pd
 
+from ack.backup import AwaitBackup, BackupReady, BackupResource, CreateBackup, RefuseBackup, decide_backup
 from ack.delta import Difference, delta
+from ack.field_export import AwaitExport, ExportDecision, FieldExportResource, RefuseExport, WriteExport
+from ack.kinds import BACKUP, FIELD_EXPORT, TABLE, Key
 from ack.lifecycle import Adopt, AwaitTable, Converge, Create, Decision, Observe, Refuse
 from ack.model import rfc3339
 from ack.normalize import LiveTable
@@ -47,7 +50,7 @@ class Action(StrEnum):
 
 
 @dataclass
-class TableCheck:
+class ResourceCheck:
     """One resource's drift check: what was found, and (after remediation) what was done about each part."""
 
     namespace: str
@@ -60,10 +63,12 @@ class TableCheck:
     policy: DriftPolicy = "remediate"
     reason: str = ""  # reconcile's reason, for a REFUSED (or MISSING) resource
     remediable: bool = False  # reconcile would change the table: remediation may run
+    kind: str = TABLE.kind
+    remedy: str = "created again (empty)"  # what remediating a MISSING resource does
 
     @property
-    def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
+    def key(self) -> Key:
+        return Key(self.kind, self.namespace, self.name)
 
     @property
     def failed(self) -> bool:
@@ -71,10 +76,10 @@ class TableCheck:
 
 
 def check_of(resource: TableResource, live: LiveTable | None, decision: Decision | None, default: DriftPolicy,
-             error: str = "") -> TableCheck:
+             error: str = "") -> ResourceCheck:
     """The class of one resource, from its live table (None: none exists) and reconcile's decision about it
     (None when the live table could not be read: `error` says why)."""
-    check = TableCheck(resource.namespace, resource.name, resource.table_name, DriftClass.IN_SYNC,
+    check = ResourceCheck(resource.namespace, resource.name, resource.table_name, DriftClass.IN_SYNC,
                        policy=resource.policies.drift_policy(default))
     table_status = live.observed.table_status if live else ""
     busy = live is not None and (table_status != "ACTIVE"
@@ -109,6 +114,63 @@ def check_of(resource: TableResource, live: LiveTable | None, decision: Decision
     return check
 
 
+def backup_check(resource: BackupResource, live: dict[str, Any] | None, default: DriftPolicy,
+                 error: str = "") -> ResourceCheck:
+    """The class of one Backup resource, from its backup as DescribeBackup describes it (None: there is none) and
+    the Backup's own decision (`error`: why the backup could not be read)."""
+    check = ResourceCheck(resource.namespace, resource.name, resource.spec.table_name if resource.spec else "",
+                          DriftClass.IN_SYNC, policy=resource.policies.drift_policy(default), kind=BACKUP.kind,
+                          remedy="made again: a new backup of the table as it is now")
+    if error:
+        check.drift_class, check.message = DriftClass.ERROR, error
+        return check
+    if resource.deleting:
+        check.drift_class, check.message = DriftClass.NOT_READY, "the resource is being deleted"
+        return check
+    match decide_backup(resource, live):
+        case RefuseBackup(reason, message):
+            check.drift_class, check.reason, check.message = DriftClass.REFUSED, reason, message
+        case CreateBackup() if resource.arn:
+            check.drift_class, check.message = DriftClass.MISSING, "the backup was deleted outside the cluster"
+            check.remediable = True
+        case CreateBackup():
+            check.drift_class, check.message = DriftClass.NOT_READY, "the backup has not been made yet"
+        case AwaitBackup(message):
+            check.drift_class, check.message = DriftClass.NOT_READY, message
+        case BackupReady():
+            pass
+    return check
+
+
+SECRET_VALUE = "(a Secret's value, not shown)"
+
+
+def export_check(resource: FieldExportResource, decision: ExportDecision | None, default: DriftPolicy,
+                 error: str = "") -> ResourceCheck:
+    """The class of one FieldExport resource from its own decision: DRIFTED when the target's key no longer holds
+    the source's value (changed by hand, say); remediation writes it again."""
+    spec = resource.spec
+    check = ResourceCheck(resource.namespace, resource.name, "", DriftClass.IN_SYNC, policy=default,
+                          kind=FIELD_EXPORT.kind)
+    if error:
+        check.drift_class, check.message = DriftClass.ERROR, error
+        return check
+    match decision:
+        case _ if resource.deleting:
+            check.drift_class, check.message = DriftClass.NOT_READY, "the resource is being deleted"
+        case RefuseExport(reason, message):
+            check.drift_class, check.reason, check.message = DriftClass.REFUSED, reason, message
+        case AwaitExport(_, message):
+            check.drift_class, check.message = DriftClass.NOT_READY, message
+        case WriteExport(value, current) as write if write.needed and spec is not None:
+            check.drift_class, check.remediable = DriftClass.DRIFTED, True
+            where = f"{spec.to.kind} {spec.to.name}: data[{resource.target_key}]"
+            if spec.to.kind == "secret":  # a report is read widely: a Secret's values never go in it
+                value, current = SECRET_VALUE, None if current is None else SECRET_VALUE
+            check.differences = [Difference(where, value, current)]
+    return check
+
+
 def _text(value: Any) -> str:
     """A value as a person reads it in the report: strings bare, everything else as JSON."""
     if value is None:
@@ -116,18 +178,18 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
 
 
-def reported_only(check: TableCheck, why: str) -> dict[str, tuple[Action, str]]:
+def reported_only(check: ResourceCheck, why: str) -> dict[str, tuple[Action, str]]:
     """The actions of a check that nothing acts on: every difference reported (a REFUSED resource: refused)."""
     action = Action.REFUSED if check.drift_class == DriftClass.REFUSED else Action.REPORTED
     return {d.path: (action, why) for d in check.differences} or {"": (action, check.message)}
 
 
-def remediation_actions(check: TableCheck, result: Result, remaining: set[str]) -> dict[str, tuple[Action, str]]:
+def remediation_actions(check: ResourceCheck, result: Result, remaining: set[str]) -> dict[str, tuple[Action, str]]:
     """What remediation through reconcile did to each difference: `result` is reconcile's last answer, and
     `remaining` the paths that still differ afterwards (read again unless the resource synced)."""
     if not check.differences:  # MISSING, recreated (or not)
         if isinstance(result, Synced):
-            return {"": (Action.REMEDIATED, "created again (empty)")}
+            return {"": (Action.REMEDIATED, check.remedy)}
         action, message = _unfixed(result)
         return {"": (action, message)}
     actions: dict[str, tuple[Action, str]] = {}
@@ -152,14 +214,14 @@ def _unfixed(result: Result) -> tuple[Action, str]:
     return Action.REPORTED, "not changed"
 
 
-REPORT_COLUMNS = ["namespace", "resource", "table", "class", "field", "desired", "actual", "action", "message"]
+REPORT_COLUMNS = ["namespace", "kind", "resource", "table", "class", "field", "desired", "actual", "action", "message"]
 
 
-def report(checks: list[TableCheck]) -> pd.DataFrame:
+def report(checks: list[ResourceCheck]) -> pd.DataFrame:
     """One row per difference; one row per resource with none (in sync, missing, not ready, error, unmanaged)."""
     rows = []
     for check in checks:
-        base = {"namespace": check.namespace, "resource": check.name, "table": check.table,
+        base = {"namespace": check.namespace, "kind": check.kind, "resource": check.name, "table": check.table,
                 "class": check.drift_class.value}
         if not check.differences:
             action = check.actions.get("", (Action.NONE, ""))
@@ -172,7 +234,7 @@ def report(checks: list[TableCheck]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
 
 
-def drift_record(check: TableCheck, now: datetime | None = None) -> dict[str, Any]:
+def drift_record(check: ResourceCheck, now: datetime | None = None) -> dict[str, Any]:
     """The `status.lastDriftCheck` of a resource after this check."""
     outcome = check.drift_class.value
     if check.differences and all(check.actions.get(d.path, (Action.NONE,))[0] == Action.REMEDIATED

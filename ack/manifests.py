@@ -1,4 +1,5 @@
-"""Table manifests as users write them: YAML text, one or more documents, checked before anything is sent."""
+"""Manifests as users write them (Table, Backup, FieldExport): YAML text, one or more documents, checked before
+anything is sent."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from ack.model import API_VERSION, KIND
+from ack.kinds import KINDS, kind_named
 
 
 class ManifestError(ValueError):
@@ -14,7 +15,7 @@ class ManifestError(ValueError):
 
 
 def parse_manifests(text: str, source: str) -> list[dict[str, Any]]:
-    """Every document of `text` that is not empty, each a Table; all are checked before any is returned."""
+    """Every document of `text` that is not empty, each of a kind served; all are checked before any is returned."""
     try:
         documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as exc:
@@ -28,10 +29,11 @@ def parse_manifests(text: str, source: str) -> list[dict[str, Any]]:
         where = f"{source} (document {index})" if len(documents) > 1 else source
         if not isinstance(doc, dict):
             raise ManifestError(f"{where}: a manifest must be a mapping, not a {type(doc).__name__}")
-        if doc.get("apiVersion") != API_VERSION or doc.get("kind") != KIND:
+        if kind_named(doc.get("apiVersion"), doc.get("kind")) is None:
+            served = ", ".join(f"{kind.api_version}/{kind.kind}" for kind in KINDS.values())
             raise ManifestError(
-                f"{where}: apiVersion/kind is {doc.get('apiVersion')!r}/{doc.get('kind')!r}; "
-                f"only {API_VERSION}/{KIND} can be applied here"
+                f"{where}: apiVersion/kind is {doc.get('apiVersion')!r}/{doc.get('kind')!r}; only {served} can be "
+                "applied here"
             )
         metadata = doc.get("metadata")
         if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) or not metadata["name"]:

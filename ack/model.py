@@ -77,7 +77,9 @@ def rfc3339(value: datetime) -> str:
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
 
 
-class _Model(BaseModel):
+class WireModel(BaseModel):
+    """A resource part as it is on the wire: ACK's camelCase names, unknown keys refused."""
+
     model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, extra="forbid")
 
     def dump(self) -> dict[str, Any]:
@@ -85,7 +87,7 @@ class _Model(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
-class _Reported(_Model):
+class ReportedModel(WireModel):
     # Status is written by controllers (ours, or ACK's with its extra fields): tolerate unknown keys.
     model_config = ConfigDict(extra="ignore")
 
@@ -93,35 +95,35 @@ class _Reported(_Model):
 # ---------------------------------------------------------------------------------------- spec
 
 
-class AttributeDefinition(_Model):
+class AttributeDefinition(WireModel):
     """An attribute used by the key schema of the table or of an index."""
 
     attribute_name: AttributeName = Field(description="Name of the attribute.")
     attribute_type: AttributeType = Field(description="S (string), N (number) or B (binary).")
 
 
-class KeySchemaElement(_Model):
+class KeySchemaElement(WireModel):
     """One attribute of a primary key: the partition (HASH) key or the sort (RANGE) key."""
 
     attribute_name: AttributeName = Field(description="Name of the key attribute; it must be in attributeDefinitions.")
     key_type: KeyType = Field(description="HASH for the partition key, RANGE for the sort key.")
 
 
-class ProvisionedThroughput(_Model):
+class ProvisionedThroughput(WireModel):
     """Provisioned read and write capacity (billing mode PROVISIONED only)."""
 
     read_capacity_units: int = Field(description="Strongly consistent reads per second (at least 1).")
     write_capacity_units: int = Field(description="Writes per second (at least 1).")
 
 
-class OnDemandThroughput(_Model):
+class OnDemandThroughput(WireModel):
     """Maximum request units of an on-demand (PAY_PER_REQUEST) table or index; -1 removes a limit."""
 
     max_read_request_units: int | None = Field(None, description="Maximum read request units.")
     max_write_request_units: int | None = Field(None, description="Maximum write request units.")
 
 
-class Projection(_Model):
+class Projection(WireModel):
     """The attributes copied from the table into an index, beyond its key attributes."""
 
     projection_type: ProjectionType = Field(
@@ -132,7 +134,7 @@ class Projection(_Model):
     )
 
 
-class GlobalSecondaryIndex(_Model):
+class GlobalSecondaryIndex(WireModel):
     """An index with its own partition key; it can be added and removed after the table exists."""
 
     index_name: TableOrIndexName = Field(description="Name of the index, unique within the table.")
@@ -146,7 +148,7 @@ class GlobalSecondaryIndex(_Model):
     )
 
 
-class LocalSecondaryIndex(_Model):
+class LocalSecondaryIndex(WireModel):
     """An index sharing the table's partition key with another sort key; fixed at table creation."""
 
     index_name: TableOrIndexName = Field(description="Name of the index, unique within the table.")
@@ -154,7 +156,7 @@ class LocalSecondaryIndex(_Model):
     projection: Projection = Field(description="Attributes copied into the index.")
 
 
-class StreamSpecification(_Model):
+class StreamSpecification(WireModel):
     """DynamoDB Streams settings."""
 
     stream_enabled: bool = Field(description="Whether the table has a stream.")
@@ -165,20 +167,20 @@ class StreamSpecification(_Model):
     )
 
 
-class AWSResourceReference(_Model):
+class AWSResourceReference(WireModel):
     """A Kubernetes resource to take the value from."""
 
     name: str | None = Field(None, description="Name of the referenced resource.")
     namespace: str | None = Field(None, description="Namespace of the referenced resource.")
 
 
-class AWSResourceReferenceWrapper(_Model):
+class AWSResourceReferenceWrapper(WireModel):
     """A reference to another Kubernetes resource (ACK's reference form)."""
 
     from_: AWSResourceReference | None = Field(None, alias="from", description="The referenced resource.")
 
 
-class SSESpecification(_Model):
+class SSESpecification(WireModel):
     """Server-side encryption settings."""
 
     enabled: bool | None = Field(
@@ -194,33 +196,33 @@ class SSESpecification(_Model):
     )
 
 
-class TimeToLive(_Model):
+class TimeToLive(WireModel):
     """Time to Live: items expire at the epoch time stored in an attribute."""
 
     attribute_name: str | None = Field(None, description="Attribute holding the expiry time (required when enabled).")
     enabled: bool | None = Field(None, description="Whether expired items are deleted.")
 
 
-class ContinuousBackups(_Model):
+class ContinuousBackups(WireModel):
     """Continuous backups."""
 
     point_in_time_recovery_enabled: bool | None = Field(None, description="Whether point-in-time recovery is on.")
 
 
-class Tag(_Model):
+class Tag(WireModel):
     """A label on the table; keys starting with aws: are AWS's own."""
 
     key: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(description="Tag key.")
     value: Annotated[str, StringConstraints(max_length=256)] = Field(description="Tag value (may be empty).")
 
 
-class ReplicaThroughputOverride(_Model):
+class ReplicaThroughputOverride(WireModel):
     """A replica's own read capacity."""
 
     read_capacity_units: int | None = Field(None, description="Read capacity units of the replica.")
 
 
-class ReplicaGlobalSecondaryIndex(_Model):
+class ReplicaGlobalSecondaryIndex(WireModel):
     """A replica's settings for one global secondary index."""
 
     index_name: str | None = Field(None, description="Name of the global secondary index.")
@@ -229,7 +231,7 @@ class ReplicaGlobalSecondaryIndex(_Model):
     )
 
 
-class Replica(_Model):
+class Replica(WireModel):
     """A replica of the table in another region (global tables version 2019.11.21)."""
 
     region_name: str = Field(description="Region of the replica.")
@@ -245,7 +247,7 @@ class Replica(_Model):
     table_class_override: TableClass | None = Field(None, description="Table class of the replica, if not the table's.")
 
 
-class TableSpec(_Model):
+class TableSpec(WireModel):
     """TableSpec defines the desired state of a DynamoDB table."""
 
     table_name: TableOrIndexName = Field(description="Name of the table. Renaming needs a new resource.")
@@ -294,7 +296,7 @@ class TableSpec(_Model):
 # -------------------------------------------------------------------------------------- status
 
 
-class ResourceMetadata(_Reported):
+class ResourceMetadata(ReportedModel):
     """The AWS identity of the table."""
 
     arn: str | None = Field(None, description="ARN of the table.")
@@ -302,7 +304,7 @@ class ResourceMetadata(_Reported):
     region: str = Field(description="AWS region of the table.")
 
 
-class Condition(_Reported):
+class Condition(ReportedModel):
     """A condition of the resource, as ACK reports them."""
 
     type: str = Field(description="Ready, ACK.ResourceSynced, ACK.Terminal, ACK.Recoverable, ACK.Adopted or "
@@ -313,7 +315,7 @@ class Condition(_Reported):
     last_transition_time: Timestamp | None = Field(None, description="When the status last changed.")
 
 
-class IndexThroughputDescription(_Reported):
+class IndexThroughputDescription(ReportedModel):
     """An index's provisioned capacity as AWS reports it."""
 
     read_capacity_units: int | None = Field(None, description="Read capacity units.")
@@ -323,7 +325,7 @@ class IndexThroughputDescription(_Reported):
     last_decrease_date_time: Timestamp | None = Field(None, description="Last capacity decrease.")
 
 
-class GlobalSecondaryIndexDescription(_Reported):
+class GlobalSecondaryIndexDescription(ReportedModel):
     """A global secondary index as AWS reports it."""
 
     index_name: str | None = Field(None, description="Name of the index.")
@@ -338,7 +340,7 @@ class GlobalSecondaryIndexDescription(_Reported):
     on_demand_throughput: OnDemandThroughput | None = Field(None, description="The index's on-demand limits.")
 
 
-class ReplicaDescription(_Reported):
+class ReplicaDescription(ReportedModel):
     """A replica as AWS reports it."""
 
     region_name: str | None = Field(None, description="Region of the replica.")
@@ -347,7 +349,7 @@ class ReplicaDescription(_Reported):
     kms_master_key_id: str | None = Field(None, alias="kmsMasterKeyID", description="KMS key of the replica.")
 
 
-class DriftDifference(_Reported):
+class DriftDifference(ReportedModel):
     """One field that differed in the last drift check (values as JSON text)."""
 
     path: str = Field(description="The field, e.g. spec.provisionedThroughput.readCapacityUnits.")
@@ -355,7 +357,7 @@ class DriftDifference(_Reported):
     actual: str | None = Field(None, description="The value AWS reported.")
 
 
-class DriftCheck(_Reported):
+class DriftCheck(ReportedModel):
     """The outcome of the last drift check."""
 
     time: Timestamp | None = Field(None, description="When the check ran.")
@@ -366,7 +368,7 @@ class DriftCheck(_Reported):
     differences: list[DriftDifference] | None = Field(None, description="What differed.")
 
 
-class TableStatus(_Reported):
+class TableStatus(ReportedModel):
     """TableStatus defines the observed state of the table."""
 
     ack_resource_metadata: ResourceMetadata | None = Field(None, description="ARN, account and region of the table.")
@@ -401,7 +403,7 @@ class TableStatus(_Reported):
 # ------------------------------------------------------------------------------------ resource
 
 
-class ObjectMeta(_Model):
+class ObjectMeta(WireModel):
     """The Kubernetes object metadata this project reads; other keys are kept as they are."""
 
     model_config = ConfigDict(extra="allow")
@@ -417,7 +419,7 @@ class ObjectMeta(_Model):
     deletion_timestamp: str | None = None
 
 
-class Table(_Model):
+class Table(WireModel):
     """Table is the Schema for the Tables API: a DynamoDB table managed the ACK way."""
 
     api_version: Literal["dynamodb.services.k8s.aws/v1alpha1"] = API_VERSION

@@ -6,17 +6,19 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from ack.kinds import Key
 from ack.result import Requeue, Result, Synced, Terminal
 
-State = Literal["Synced", "Terminal", "Recoverable", "Refused", "Deleted", "Retained", "Gone"]
+State = Literal["Synced", "Terminal", "Recoverable", "Refused", "Deleted", "Retained", "Gone", "Skipped"]
 # States after which the command counts as successful.
-DONE: frozenset[str] = frozenset({"Synced", "Deleted", "Retained", "Gone"})
+DONE: frozenset[str] = frozenset({"Synced", "Deleted", "Retained", "Gone", "Skipped"})
 
 
 class Outcome(BaseModel):
     namespace: str
     name: str
-    table: str = ""
+    kind: str = "Table"
+    table: str = ""  # the table it concerns (a Backup's too)
     state: State
     message: str = ""
 
@@ -25,15 +27,14 @@ class Outcome(BaseModel):
         return self.state in DONE
 
     @classmethod
-    def of(cls, key: str, table: str, result: Result) -> Outcome:
+    def of(cls, key: Key, table: str, result: Result) -> Outcome:
         """The outcome of a resource whose last reconcile returned `result` (a requeue: not synced in time)."""
-        namespace, _, name = key.partition("/")
+        who = {"namespace": key.namespace, "name": key.name, "kind": key.kind, "table": table}
         match result:
             case Synced(state, message):
-                return cls(namespace=namespace, name=name, table=table, state=state, message=message)
+                return cls(**who, state=state, message=message)
             case Terminal(_, message):
-                return cls(namespace=namespace, name=name, table=table, state="Terminal", message=message)
+                return cls(**who, state="Terminal", message=message)
             case Requeue(reason, message):
-                return cls(namespace=namespace, name=name, table=table, state="Recoverable",
-                           message=message if reason in message else f"{reason}: {message}")
+                return cls(**who, state="Recoverable", message=message if reason in message else f"{reason}: {message}")
         raise TypeError(result)

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-SyncedState = Literal["Synced", "Deleted", "Retained", "Gone"]
+SyncedState = Literal["Synced", "Deleted", "Retained", "Gone", "Skipped"]  # Skipped: another controller's
 
 
 @dataclass(frozen=True)
 class Synced:
-    """Nothing left to do: the table matches the spec (or was deleted, kept, or the resource is gone)."""
+    """Nothing left to do: AWS matches the spec (or the resource was deleted, kept, is gone, or is not ours)."""
 
     state: SyncedState = "Synced"
     message: str = ""

@@ -53,7 +53,7 @@ def start_controller(sandbox: Sandbox, folder: Path, namespace: str, *flags: str
     process = ManagedProcess("the controller", [sys.executable, "-m", "flows.watch", "-n", namespace, *flags],
                              folder / "watch.log", flow_env(sandbox, folder / "prefect"))
     process.start()
-    process.wait_until(lambda: "watching Table resources" in process.log_path.read_text(errors="replace"), 240,
+    process.wait_until(lambda: "watching Table, Backup, FieldExport resources" in process.log_path.read_text(errors="replace"), 240,
                        "watching")
     return process
 

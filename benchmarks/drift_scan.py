@@ -23,7 +23,7 @@ from ack import conditions
 from ack.model import API_VERSION, FINALIZER, GROUP, PLURAL, VERSION
 from ack.tags import OWNER_TAG
 from benchmarks import run_flow
-from controller.reconciler import status_after
+from controller.table import status_after
 from sandbox.aws import calls, reset_calls
 from sandbox.stack import Sandbox
 

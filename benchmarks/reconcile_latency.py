@@ -64,7 +64,7 @@ def main() -> None:
                                  Path(folder) / "watch.log", flow_env(sandbox, Path(folder) / "prefect"))
         watcher.start()
         try:
-            watcher.wait_until(lambda: "watching Table resources" in watcher.log_path.read_text(errors="replace"), 180,
+            watcher.wait_until(lambda: "watching Table, Backup, FieldExport resources" in watcher.log_path.read_text(errors="replace"), 180,
                                "watching")
             latencies = [applied_to_synced(api, f"latency-{i:03d}") for i in range(TABLES)]
         finally:

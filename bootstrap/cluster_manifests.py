@@ -1,11 +1,12 @@
 """What the bootstrap applies to the cluster, as plain manifests: the monitoring and logging agents and the
-StorageClasses for EBS and EFS; and the sample application's Helm release (deploy/charts/sample-app) and its
-values. Pure: values in, dicts out."""
+StorageClasses for EBS and EFS; the sample application's Helm release (deploy/charts/sample-app), its values, and
+the FieldExports that give it its tables' names and ARNs. Pure: values in, dicts out."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ack.kinds import FIELD_EXPORT, TABLE
 from bootstrap.config import BootstrapConfig
 from tasks.aws.eks import cluster_log_group, cluster_name
 
@@ -78,11 +79,30 @@ def storage_classes(file_system_id: str | None) -> list[dict[str, Any]]:
 
 
 APP_CHART = "sample-app"
+TABLES_CONFIG_MAP = "sample-app-tables"  # the app's tables, each NAME_TABLE_NAME and NAME_TABLE_ARN, by FieldExports
 
 
-def sample_app_values(repository: str) -> dict[str, str]:
-    """The sample application's chart values: its image from the ECR repository the bootstrap made."""
-    return {"image.repository": repository, "image.tag": "latest"}
+def sample_app_values(repository: str, tables: bool) -> dict[str, str]:
+    """The sample application's chart values: its image from the ECR repository the bootstrap made, and (`tables`)
+    the ConfigMap its tables' names and ARNs are exported to, read as its environment."""
+    return {"image.repository": repository, "image.tag": "latest", "tablesConfigMap": TABLES_CONFIG_MAP if tables else ""}
+
+
+def table_exports(tables: list[str]) -> list[dict[str, Any]]:
+    """The sample app's view of its Table resources (by name, in its namespace), the ACK way: a ConfigMap, and for
+    each table two FieldExports keeping its name and ARN in it (ORDERS_TABLE_NAME, ORDERS_TABLE_ARN)."""
+    manifests: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "ConfigMap",
+                                        "metadata": _meta(TABLES_CONFIG_MAP, APP_NAMESPACE)}]
+    for table in tables:
+        for suffix, path in (("name", ".spec.tableName"), ("arn", ".status.ackResourceMetadata.arn")):
+            manifests.append({
+                "apiVersion": FIELD_EXPORT.api_version, "kind": FIELD_EXPORT.kind,
+                "metadata": _meta(f"{table}-table-{suffix}", APP_NAMESPACE),
+                "spec": {"from": {"path": path, "resource": {"group": TABLE.group, "kind": TABLE.kind, "name": table}},
+                         "to": {"kind": "configmap", "name": TABLES_CONFIG_MAP,
+                                "key": f"{table}_table_{suffix}".upper().replace("-", "_").replace(".", "_")}},
+            })
+    return manifests
 
 
 def for_config(config: BootstrapConfig, file_system_id: str | None) -> list[dict[str, Any]]:

@@ -241,7 +241,10 @@ def load_config(path: str | Path = DEFAULT_CONFIG, base_dir: Path | None = None)
     for index, manifest in enumerate(config.dynamodb.manifests):
         resolved = manifest if manifest.is_absolute() else base / manifest
         try:
-            parse_manifests(resolved.read_text(), str(manifest))
+            kinds = {doc["kind"] for doc in parse_manifests(resolved.read_text(), str(manifest))}
+            if kinds != {"Table"}:
+                problems.append(f"dynamodb.manifests[{index}]: {manifest} holds {', '.join(sorted(kinds - {'Table'}))}; "
+                                "only Table manifests belong here (apply others with python -m flows.apply)")
         except OSError as exc:
             problems.append(f"dynamodb.manifests[{index}]: cannot read {manifest}: {exc.strerror or exc}")
         except ManifestError as exc:

@@ -1,6 +1,6 @@
-"""The controller: what ACK's runtime runs for a kind, here for DynamoDB Tables.
+"""The controller: what ACK's runtime runs, here for every kind served (Table, Backup, FieldExport).
 
-An informer (list, then watch) feeds a work queue with the keys of resources that changed; N workers take
+An informer per kind (list, then watch) feeds one work queue with the keys of resources that changed; N workers take
 keys and reconcile them through the one entrance; each result says when the key comes back (a requeue, a
 backoff, or the periodic resync, spread over the period). With leader election, of several processes only the
 one holding the Lease does this; the others wait to take over. `/metrics`, `/healthz` and `/readyz` are served
@@ -9,6 +9,7 @@ on the metrics address.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 import time
@@ -22,8 +23,10 @@ from prefect.events import emit_event
 from ack.resource import DeletionPolicy
 from ack.tags import ResourceTags
 from ack.result import Result, describe
-from controller.events import TABLE_CHANGED, table_resource
-from controller.informer import TableWatch, WorkFilter
+from ack.field_export import FieldExportResource
+from ack.kinds import FIELD_EXPORT, KINDS, Key, Kind
+from controller.events import changed_event, event_resource
+from controller.informer import ResourceWatch, WorkFilter
 from controller.leader import LEASE_SECONDS, LeaderElector
 from controller.metrics import MetricsServer, QueueMetrics
 from controller.queue import WorkQueue
@@ -66,8 +69,10 @@ class Controller:
         self.say = say
         self.tell = tell
         self.queue = WorkQueue(QueueMetrics())
-        self.tables = TableWatch(client.CustomObjectsApi(target.kube_api()), settings.namespace)
+        api = client.CustomObjectsApi(target.kube_api())
+        self.watches = [ResourceWatch(api, settings.namespace, kind) for kind in KINDS.values()]
         self.needs_work = WorkFilter()
+        self.exports = ExportIndex()
         self.stopping = threading.Event()
         self.elector: LeaderElector | None = None
         self.changes = 0
@@ -78,12 +83,14 @@ class Controller:
 
     def ready(self) -> bool:
         """/readyz: the first list is done (or, waiting to lead, the Lease was read)."""
-        return self.tables.listed.is_set() or bool(self.elector and self.elector.standing_by.is_set())
+        return all(watch.listed.is_set() for watch in self.watches) or bool(
+            self.elector and self.elector.standing_by.is_set())
 
     def stop(self) -> None:
         """Stop taking changes; the reconciles in flight finish (SIGTERM, SIGINT, or the lease lost)."""
         self.stopping.set()
-        self.tables.stop()
+        for watch in self.watches:
+            watch.stop()
 
     def run(self) -> int:
         """Until stopped; returns the changes that needed work."""
@@ -116,23 +123,45 @@ class Controller:
                               deletion_policy=self.settings.deletion_policy,
                               resource_tags=self.settings.resource_tags).start()
         where = self.settings.namespace or "every namespace"
-        self.say(f"watching Table resources in {where} with {self.settings.max_concurrent_reconciles} workers")
+        kinds = ", ".join(watch.kind.kind for watch in self.watches)
+        self.say(f"watching {kinds} resources in {where} with {self.settings.max_concurrent_reconciles} workers")
+        failures: list[BaseException] = []
+        threads = [threading.Thread(target=contextvars.copy_context().run, args=(self._follow, watch, failures),
+                                    name=f"watch-{watch.kind.plural}", daemon=True) for watch in self.watches]
         try:
-            for change, resource in self.tables.changes():
-                self._changed(change, resource)
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
         finally:
             if workers:
                 workers.stop()
+        if failures:
+            raise failures[0]
 
-    def _changed(self, change: str, resource: dict[str, Any]) -> None:
+    def _follow(self, watch: ResourceWatch, failures: list[BaseException]) -> None:
+        """One kind's changes, until stopped; a watch that fails (a misconfiguration at the start) stops them all."""
+        try:
+            for change, resource in watch.changes():
+                self._changed(watch.kind, change, resource)
+        except BaseException as exc:  # noqa: BLE001 (raised again by _lead, in the controller's thread)
+            failures.append(exc)
+            self.stop()
+
+    def _changed(self, kind: Kind, change: str, resource: dict[str, Any]) -> None:
         meta = resource["metadata"]
-        key = f"{meta['namespace']}/{meta['name']}"
+        key = Key.of(resource, kind)
+        if kind is FIELD_EXPORT:
+            self.exports.note(change, resource)
+        elif not self.settings.emit_only:  # any change of a source (its status too) is news for its exports
+            for export in self.exports.reading(key):
+                self.queue.add(export)
         if not self.needs_work(change, resource):
             if change == "LISTED" and self.settings.resync_seconds and not self.settings.emit_only:
                 self.queue.add_after(key, resync_delay(key, self.settings.resync_seconds, time.monotonic()))
             return
         self.changes += 1
-        emit_event(TABLE_CHANGED, resource=table_resource(meta["namespace"], meta["name"]),
+        emit_event(changed_event(kind), resource=event_resource(key.namespace, key.name, kind),
                    payload={"change": change, "generation": meta.get("generation"),
                             "deleting": bool(meta.get("deletionTimestamp"))})
         if self.settings.emit_only:
@@ -141,5 +170,32 @@ class Controller:
         self.queue.add(key)
         self.tell(f"{change} {key} (generation {meta.get('generation')}): queued")
 
-    def _said(self, key: str, result: Result, delay: float | None) -> None:
+    def _said(self, key: Key, result: Result, delay: float | None) -> None:
         self.tell(f"{key}: {describe(result, delay)}")
+
+
+class ExportIndex:
+    """Which FieldExports read which resource (ACK's second reconciler per kind, which re-syncs the FieldExports of a
+    source whenever the source changes), from the FieldExports' own watch."""
+
+    def __init__(self) -> None:
+        self._source: dict[Key, Key] = {}  # FieldExport -> the resource it reads
+        self._readers: dict[Key, set[Key]] = {}  # resource -> the FieldExports reading it
+        self._lock = threading.Lock()  # noted from the FieldExports' watch thread, read from the others
+
+    def note(self, change: str, resource: dict[str, Any]) -> None:
+        export = Key.of(resource, FIELD_EXPORT)
+        parsed = FieldExportResource.parse(resource, FIELD_EXPORT.finalizer)
+        with self._lock:
+            if (old := self._source.pop(export, None)) is not None:
+                self._readers[old].discard(export)
+                if not self._readers[old]:
+                    del self._readers[old]
+            if change != "DELETED" and parsed.spec is not None:
+                ref = parsed.spec.from_.resource
+                source = self._source[export] = Key(ref.kind, export.namespace, ref.name)
+                self._readers.setdefault(source, set()).add(export)
+
+    def reading(self, source: Key) -> list[Key]:
+        with self._lock:
+            return sorted(self._readers.get(source, ()))

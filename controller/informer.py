@@ -1,5 +1,6 @@
-"""The informer's part of the controller: Table resources listed, then watched from the list's resourceVersion
-(resuming after a broken connection, listing afresh after 410 Gone), and which of those changes need a reconcile.
+"""The informer's part of the controller: the resources of one kind listed, then watched from the list's
+resourceVersion (resuming after a broken connection, listing afresh after 410 Gone), and which of those changes need
+a reconcile.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import urllib3
 from kubernetes import client, watch
 
 from ack.conditions import is_synced
-from ack.model import GROUP, PLURAL, VERSION
+from ack.kinds import TABLE, Key, Kind
 
 # The server ends each watch request after this long and we resume from the last resourceVersion; the
 # client gives up on a silent connection a little later (bookmarks arrive about once a minute).
@@ -31,11 +32,11 @@ class WorkFilter:
     the scheduled drift run re-checks the others, and a restart does not re-reconcile every table."""
 
     def __init__(self) -> None:
-        self.seen: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self.seen: dict[Key, tuple[Any, ...]] = {}
 
     def __call__(self, change: str, resource: dict[str, Any]) -> bool:
         meta = resource["metadata"]
-        key = (meta["namespace"], meta["name"])
+        key = Key.of(resource)
         if change == "DELETED":
             self.seen.pop(key, None)
             return False
@@ -50,12 +51,12 @@ class WorkFilter:
         return state[1] or state[0] != status.get("observedGeneration") or not is_synced(status.get("conditions"))
 
 
-class TableWatch:
-    """(change, resource) pairs: a list (LISTED), then the watch's ADDED, MODIFIED and DELETED from the list's
-    resourceVersion on; after a 410 Gone, a fresh list."""
+class ResourceWatch:
+    """(change, resource) pairs of one kind: a list (LISTED), then the watch's ADDED, MODIFIED and DELETED from the
+    list's resourceVersion on; after a 410 Gone, a fresh list."""
 
-    def __init__(self, api: client.CustomObjectsApi, namespace: str | None):
-        self.api, self.namespace = api, namespace
+    def __init__(self, api: client.CustomObjectsApi, namespace: str | None, kind: Kind = TABLE):
+        self.api, self.namespace, self.kind = api, namespace, kind
         self.watch = watch.Watch()
         self.stopped = threading.Event()
         self.listed = threading.Event()  # set once the first list has been handed out: the cache is warm
@@ -66,9 +67,11 @@ class TableWatch:
         self.watch.stop()  # unblocks a pending read by shutting the socket down
 
     def _call(self, **kwargs: Any) -> Any:
+        kind = self.kind
         if self.namespace:
-            return self.api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, **kwargs)
-        return self.api.list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)
+            return self.api.list_namespaced_custom_object(kind.group, kind.version, self.namespace, kind.plural,
+                                                          **kwargs)
+        return self.api.list_cluster_custom_object(kind.group, kind.version, kind.plural, **kwargs)
 
     def changes(self, version: str | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
         """From `version` (a resume), else from a first list."""
@@ -108,5 +111,5 @@ class TableWatch:
         """Wait before resuming, longer after each failure in a row (2 s doubling, at most a minute)."""
         delay = min(RETRY_SECONDS * 2 ** self.failures, MAX_RETRY_SECONDS)
         self.failures += 1
-        print(f"watch interrupted: {why}; resuming in {delay:.0f} s", flush=True)
+        print(f"watch of {self.kind.plural} interrupted: {why}; resuming in {delay:.0f} s", flush=True)
         self.stopped.wait(delay)

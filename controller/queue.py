@@ -1,4 +1,4 @@
-"""A work queue of resource keys ("namespace/name"), as client-go's: the controller's memory of what to do.
+"""A work queue of resource keys (ack.kinds.Key), as client-go's: the controller's memory of what to do.
 
 - A key queued twice is handled once: `add` of a key already waiting does nothing.
 - A key is never handed to two workers at once: `get` marks it processing, and an `add` meanwhile only marks
@@ -14,39 +14,41 @@ import itertools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 from ack.result import backoff
 from controller.metrics import QueueMetrics
 
 Clock = Callable[[], float]
+K = TypeVar("K", bound=Hashable)
 
 
 class ShutDown(Exception):
     """The queue was shut down: the worker stops."""
 
 
-class WorkQueue:
+class WorkQueue(Generic[K]):
     def __init__(self, metrics: QueueMetrics | None = None, clock: Clock = time.monotonic):
         self._metrics = metrics
         self._clock = clock
         self._lock = threading.Condition()
-        self._ready: deque[str] = deque()
-        self._dirty: set[str] = set()  # waiting in _ready, or to be queued again when done
-        self._processing: set[str] = set()
-        self._due: dict[str, float] = {}  # key -> when it comes back (one entry per key: the earliest)
-        self._timers: list[tuple[float, int, str]] = []  # heap of (due, sequence, key); stale entries skipped
+        self._ready: deque[K] = deque()
+        self._dirty: set[K] = set()  # waiting in _ready, or to be queued again when done
+        self._processing: set[K] = set()
+        self._due: dict[K, float] = {}  # key -> when it comes back (one entry per key: the earliest)
+        self._timers: list[tuple[float, int, K]] = []  # heap of (due, sequence, key); stale entries skipped
         self._sequence = itertools.count()
-        self._failures: dict[str, int] = {}
-        self._added_at: dict[str, float] = {}
+        self._failures: dict[K, int] = {}
+        self._added_at: dict[K, float] = {}
         self._shut_down = False
 
     # -- adding -----------------------------------------------------------------------------------------
-    def add(self, key: str) -> None:
+    def add(self, key: K) -> None:
         with self._lock:
             self._add(key)
 
-    def _add(self, key: str) -> None:
+    def _add(self, key: K) -> None:
         self._due.pop(key, None)  # it is due now
         if self._shut_down or key in self._dirty:
             return
@@ -59,7 +61,7 @@ class WorkQueue:
             self._metrics.added()
             self._metrics.depth(len(self._ready))
 
-    def add_after(self, key: str, delay: float) -> None:
+    def add_after(self, key: K, delay: float) -> None:
         if delay <= 0:
             self.add(key)
             return
@@ -71,7 +73,7 @@ class WorkQueue:
             heapq.heappush(self._timers, (due, next(self._sequence), key))
             self._lock.notify()
 
-    def add_rate_limited(self, key: str) -> float:
+    def add_rate_limited(self, key: K) -> float:
         """Queue `key` after its backoff, one step longer than the last; returns the delay."""
         with self._lock:
             failures = self._failures[key] = self._failures.get(key, 0) + 1
@@ -81,17 +83,17 @@ class WorkQueue:
         self.add_after(key, delay)
         return delay
 
-    def forget(self, key: str) -> None:
+    def forget(self, key: K) -> None:
         """The key succeeded (or ended for good): its next failure backs off from the start."""
         with self._lock:
             self._failures.pop(key, None)
 
-    def failures(self, key: str) -> int:
+    def failures(self, key: K) -> int:
         with self._lock:
             return self._failures.get(key, 0)
 
     # -- taking -----------------------------------------------------------------------------------------
-    def get(self, timeout: float | None = None) -> str | None:
+    def get(self, timeout: float | None = None) -> K | None:
         """The next key to work on, marked processing; None when `timeout` passed first. Raises ShutDown."""
         deadline = None if timeout is None else self._clock() + timeout
         with self._lock:
@@ -113,7 +115,7 @@ class WorkQueue:
                     return None
                 self._lock.wait(max(0.0, min(waits) - self._clock()) if waits else None)
 
-    def done(self, key: str) -> None:
+    def done(self, key: K) -> None:
         """The worker finished `key`; it is queued again if it changed meanwhile."""
         with self._lock:
             self._processing.discard(key)

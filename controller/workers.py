@@ -14,6 +14,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 
+from ack.kinds import Key
 from ack.outcome import Outcome
 from ack.resource import DeletionPolicy
 from ack.tags import ResourceTags
@@ -34,19 +35,14 @@ from tasks.connections import Target
 
 DEFAULT_WORKERS = 4  # --max-concurrent-reconciles (ACK's default is 1: one GSI backfill would hold up every table)
 DEFAULT_TIMEOUT_SECONDS = 600.0  # how long a command keeps reconciling before it reports what is not synced yet
-OnResult = Callable[[str, Result, float | None], None]  # (key, result, seconds until it comes back, or None)
+OnResult = Callable[[Key, Result, float | None], None]  # (key, result, seconds until it comes back, or None)
 
 
-def resync_delay(key: str, period: float, now: float) -> float:
+def resync_delay(key: Key, period: float, now: float) -> float:
     """Seconds until `key`'s next periodic resync: each key keeps its own phase in the period (from a hash of
     its name), so a thousand resources resync one by one across the period, never all at once."""
-    phase = zlib.crc32(key.encode()) / 2**32 * period
+    phase = zlib.crc32(str(key).encode()) / 2**32 * period
     return (phase - now) % period or period
-
-
-def split(key: str) -> tuple[str, str]:
-    namespace, _, name = key.partition("/")
-    return namespace, name
 
 
 class Workers:
@@ -95,11 +91,11 @@ class Workers:
             finally:
                 self.queue.done(key)
 
-    def _handle(self, key: str) -> None:
+    def _handle(self, key: Key) -> None:
         ACTIVE_WORKERS.labels(CONTROLLER).inc()
         started = time.monotonic()
         try:
-            result = reconcile(self.target, *split(key), self.deletion_policy, self.resource_tags)
+            result = reconcile(self.target, key, self.deletion_policy, self.resource_tags)
         except Exception as exc:  # noqa: BLE001 (one resource's failure never stops a worker)
             result = Requeue("Error", f"{type(exc).__name__}: {exc}".splitlines()[0])
         finally:
@@ -109,7 +105,7 @@ class Workers:
         if self.on_result:
             self.on_result(key, result, delay)
 
-    def _next_visit(self, key: str, result: Result) -> float | None:
+    def _next_visit(self, key: Key, result: Result) -> float | None:
         """Schedule the key's next reconcile after `result`; the delay, or None when none is scheduled."""
         match result:
             case Requeue(after=None):
@@ -120,7 +116,7 @@ class Workers:
                 RECONCILES.labels(CONTROLLER, "requeue_after").inc()
                 self.queue.forget(key)
                 delay = after
-            case Synced(state=("Gone" | "Deleted" | "Retained")):  # the resource is gone: nothing to come back to
+            case Synced(state=("Gone" | "Deleted" | "Retained" | "Skipped")):  # the resource is gone: nothing to come back to
                 RECONCILES.labels(CONTROLLER, "success").inc()
                 self.queue.forget(key)
                 return None
@@ -141,16 +137,16 @@ class Workers:
         return delay
 
 
-def drive(target: Target, keys: Iterable[str], workers: int, timeout_seconds: float,
-          on_result: OnResult | None = None) -> dict[str, Result]:
+def drive(target: Target, keys: Iterable[Key], workers: int, timeout_seconds: float,
+          on_result: OnResult | None = None) -> dict[Key, Result]:
     """Reconcile `keys` with `workers` workers until each is synced or terminal, or its next visit would come
     after `timeout_seconds`; the last result of each key."""
     keys = list(dict.fromkeys(keys))
-    results: dict[str, Result] = {}
-    final: set[str] = set()  # keys whose last result schedules no further visit
+    results: dict[Key, Result] = {}
+    final: set[Key] = set()  # keys whose last result schedules no further visit
     changed = threading.Condition()
 
-    def record(key: str, result: Result, delay: float | None) -> None:
+    def record(key: Key, result: Result, delay: float | None) -> None:
         with changed:
             results[key] = result
             (final.add if delay is None else final.discard)(key)
@@ -172,7 +168,7 @@ def drive(target: Target, keys: Iterable[str], workers: int, timeout_seconds: fl
     return {key: results[key] for key in keys}
 
 
-def settle(target: Target, tables: dict[str, str], workers: int, timeout_seconds: float) -> list[Outcome]:
-    """`drive` the resources `tables` names (key -> table name) and say where each ended, in that order."""
+def settle(target: Target, tables: dict[Key, str], workers: int, timeout_seconds: float) -> list[Outcome]:
+    """`drive` the resources `tables` names (key -> the table each concerns) and say where each ended, in order."""
     results = drive(target, tables, workers, timeout_seconds)
     return [Outcome.of(key, tables[key], result) for key, result in results.items()]

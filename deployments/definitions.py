@@ -18,7 +18,7 @@ from flows.bootstrap import bootstrap
 from flows.drift import drift
 from flows.reconcile import reconcile
 from flows.teardown import teardown
-from controller.events import TABLE_CHANGED
+from controller.events import CHANGED_EVENTS
 
 DRIFT_INTERVAL_ENV = "ACKFLOW_DRIFT_INTERVAL_SECONDS"
 DEFAULT_DRIFT_INTERVAL_SECONDS = 36000
@@ -39,12 +39,14 @@ def drift_interval_seconds(value: str | int | None = None) -> int:
 
 
 def table_changed_trigger() -> DeploymentEventTrigger:
-    """Each `ackflow.table.changed` event starts one reconcile run for the resource the event names."""
+    """Each `ackflow.<kind>.changed` event (ackflow.table.changed, ...) starts one reconcile run for the resource
+    the event names."""
     return DeploymentEventTrigger(
         name="reconcile on ackflow.table.changed",
-        expect={TABLE_CHANGED},
-        match={"prefect.resource.id": "ackflow.table.*"},
-        parameters={"namespace": "{{ event.resource['ackflow.namespace'] }}",
+        expect=set(CHANGED_EVENTS),
+        match={"prefect.resource.id": sorted(f"{event.rsplit('.', 1)[0]}.*" for event in CHANGED_EVENTS)},
+        parameters={"kind": "{{ event.resource['ackflow.kind'] }}",
+                    "namespace": "{{ event.resource['ackflow.namespace'] }}",
                     "name": "{{ event.resource['ackflow.name'] }}"},
     )
 

@@ -1,4 +1,5 @@
-"""`python -m flows.apply -f FILE [-f FILE ...]`: apply Table manifests and reconcile them until synced.
+"""`python -m flows.apply -f FILE [-f FILE ...]`: apply Table, Backup and FieldExport manifests and reconcile them
+until synced.
 
 Every file is read and checked before anything is sent; the API server then validates each resource
 against the CRD (and the caller's permissions) before any AWS call.
@@ -12,6 +13,7 @@ from typing import Any
 
 from prefect import flow
 
+from ack.kinds import Key
 from ack.outcome import Outcome
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, DEFAULT_WORKERS, settle
 from flows.cli import guarded, outcomes_exit, read_manifests
@@ -24,10 +26,11 @@ from tasks.kube_tables import apply_resource, ensure_crd
 @flow(name="apply", log_prints=True)
 def apply(manifests: list[dict[str, Any]], connection: Connection = Connection(),
           timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, workers: int = DEFAULT_WORKERS) -> list[Outcome]:
-    """Apply each Table manifest to the cluster (server-side apply), then reconcile them until synced or terminal.
+    """Apply each manifest (Table, Backup, FieldExport) to the cluster (server-side apply), then reconcile them until
+    synced or terminal.
 
     Args:
-        manifests: Table manifests as JSON objects (apiVersion, kind, metadata, spec), as `kubectl apply` takes
+        manifests: Manifests as JSON objects (apiVersion, kind, metadata, spec), as `kubectl apply` takes
             them; metadata.namespace defaults to `default`.
         connection: Where the flow acts: the target and, optionally, credentials blocks.
         timeout_seconds: How long to keep reconciling before reporting what is not synced yet.
@@ -47,23 +50,26 @@ def apply(manifests: list[dict[str, Any]], connection: Connection = Connection()
         for manifest in manifests:
             if refusal := apply_resource(where, manifest):  # e.g. a change made meanwhile
                 raise RuntimeError(f"{manifest['metadata']['name']}: {refusal}")
-        tables = {f"{m['metadata']['namespace']}/{m['metadata']['name']}": str(m["spec"].get("tableName", ""))
-                  for m in manifests}
-        outcomes = settle(where, tables, workers, timeout_seconds)
-    print(f"apply: {counts(o.state for o in outcomes) or 'no Table resources'}")
+        outcomes = settle(where, {Key.of(m): _table(m) for m in manifests}, workers, timeout_seconds)
+    print(f"apply: {counts(o.state for o in outcomes) or 'no resources'}")
     return outcomes
+
+
+def _table(manifest: dict[str, Any]) -> str:
+    """The table a manifest concerns (a Table's or a Backup's tableName), for the summary."""
+    return str((manifest.get("spec") or {}).get("tableName", ""))
 
 
 def _outcome(manifest: dict[str, Any], state: str, message: str) -> Outcome:
     meta = manifest["metadata"]
-    return Outcome(namespace=meta["namespace"], name=meta["name"], state=state, message=message,
-                   table=str((manifest.get("spec") or {}).get("tableName", "")))
+    return Outcome(namespace=meta["namespace"], name=meta["name"], kind=manifest["kind"], state=state,
+                   message=message, table=_table(manifest))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.apply", description=__doc__.splitlines()[0])
     parser.add_argument("-f", "--filename", dest="files", action="append", required=True,
-                        help="a YAML file of Table manifests (repeatable)")
+                        help="a YAML file of Table, Backup or FieldExport manifests (repeatable)")
     parser.add_argument("--target", choices=["sandbox", "aws"], default="sandbox")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS,
                         help="seconds to keep reconciling before reporting what is not synced yet")

@@ -21,6 +21,7 @@ from prefect.futures import PrefectFuture
 from ack.model import TableSpec
 from bootstrap import cluster_manifests
 from bootstrap.config import BootstrapConfig
+from ack.kinds import FIELD_EXPORT, Key
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, DEFAULT_WORKERS, settle
 from flows.cli import read_manifests
 from tasks.account import check_account
@@ -152,7 +153,7 @@ def _tables(run: Run, up: Mapping[str, Made]) -> list[ServiceResult]:
             continue
         if refusal := apply_resource(run.cluster, manifest):
             raise StepFailed(f"DynamoDB table {table}: {refusal}")
-        applied[f"{meta['namespace']}/{meta['name']}"] = table
+        applied[Key.of(manifest)] = table
         if live:
             existed.add(table)
     for outcome in settle(run.cluster, applied, DEFAULT_WORKERS, DEFAULT_TIMEOUT_SECONDS):
@@ -176,7 +177,7 @@ def _remove_tables(run: Run) -> list[ServiceResult]:
         if run.dry_run:
             out.append(ServiceResult(**row, action="would delete"))
         elif delete_resource(run.cluster, namespace, name):
-            deleted[f"{namespace}/{name}"] = table
+            deleted[Key.of(manifest)] = table
         else:
             out.append(ServiceResult(**row, action="absent"))
     for outcome in settle(run.cluster, deleted, DEFAULT_WORKERS, DEFAULT_TIMEOUT_SECONDS):
@@ -198,11 +199,48 @@ def apply_cluster_manifests(cluster: Target, config: BootstrapConfig, efs: list[
 
 
 @task(cache_policy=NO_CACHE)
-def release_sample_app(cluster: Target, repository: ServiceResult, dry_run: bool) -> ServiceResult:
-    """The checklist's last step: the application, with Helm, its image from the ECR repository."""
+def release_sample_app(cluster: Target, repository: ServiceResult, tables: bool, dry_run: bool) -> ServiceResult:
+    """The checklist's last step: the application, with Helm, its image from the ECR repository, its tables' names
+    and ARNs (`tables`) from the ConfigMap the FieldExports keep."""
+    values = cluster_manifests.sample_app_values(repository.id or "app", tables)
     return ensure_release.fn(cluster, cluster_manifests.APP_NAME, cluster_manifests.APP_CHART,
-                             cluster_manifests.APP_NAMESPACE, cluster_manifests.sample_app_values(repository.id or "app"),
-                             dry_run)
+                             cluster_manifests.APP_NAMESPACE, values, dry_run)
+
+
+def _exports(run: Run) -> list[dict[str, Any]]:
+    """The sample app's ConfigMap and FieldExports, for the Table resources of the configuration in its namespace."""
+    tables = [m["metadata"]["name"] for m in read_manifests([str(path) for path in run.config.dynamodb.manifests])
+              if m["metadata"].get("namespace", "default") == cluster_manifests.APP_NAMESPACE]
+    return cluster_manifests.table_exports(tables)
+
+
+def _settle_exports(run: Run, manifests: list[dict[str, Any]]) -> None:
+    """Reconcile the FieldExports among `manifests` until synced (or, deleted, released)."""
+    keys = {Key.of(m): "" for m in manifests if m["kind"] == FIELD_EXPORT.kind}
+    for outcome in settle(run.cluster, keys, DEFAULT_WORKERS, DEFAULT_TIMEOUT_SECONDS):
+        if not outcome.ok:
+            raise StepFailed(f"FieldExport {outcome.namespace}/{outcome.name}: {outcome.state}: {outcome.message}")
+
+
+def _table_exports(run: Run, up: Mapping[str, Made]) -> list[ServiceResult]:
+    """The tables' names and ARNs, where the sample app reads them: FieldExports into its ConfigMap."""
+    if run.cluster is None:
+        return []
+    manifests = _exports(run)
+    rows = apply_manifests(run.cluster, manifests, "table exports", run.dry_run)
+    if not run.dry_run:
+        _settle_exports(run, manifests)
+    return rows
+
+
+def _remove_table_exports(run: Run) -> list[ServiceResult]:
+    if run.cluster is None:
+        return []
+    manifests = _exports(run)
+    rows = delete_manifests(run.cluster, manifests, "table exports", run.dry_run)
+    if not run.dry_run:
+        _settle_exports(run, manifests)  # each releases its finalizer: the exported keys stay, as in ACK
+    return rows
 
 
 def _on(service: str) -> Callable[[BootstrapConfig], bool]:
@@ -362,14 +400,18 @@ CHECKLIST: list[Step] = [
          lambda run, after: [] if run.cluster is None else delete_manifests.submit(
              run.cluster, cluster_manifests.for_config(run.config, "-"), "kubernetes", run.dry_run, wait_for=after),
          needs=("cluster", "efs")),
+    # Its reconciles run in this thread, while the steps above run in the task runner's.
+    Step("tables", _tables, lambda run, after: _remove_tables(run), needs=("cluster",), enabled=_on("dynamodb")),
+    Step("table exports", _table_exports, lambda run, after: _remove_table_exports(run), needs=("cluster", "tables"),
+         enabled=_on("dynamodb")),
+    # Last: its pods read the exports as their environment when they start.
     Step("sample app",
-         lambda run, up: [] if run.cluster is None else release_sample_app.submit(run.cluster, up["ecr"], run.dry_run),
+         lambda run, up: [] if run.cluster is None else release_sample_app.submit(
+             run.cluster, up["ecr"], "table exports" in up, run.dry_run),
          lambda run, after: [] if run.cluster is None else uninstall_release.submit(
              run.cluster, cluster_manifests.APP_NAME, cluster_manifests.APP_CHART, cluster_manifests.APP_NAMESPACE,
              run.dry_run, wait_for=after),
-         needs=("cluster", "ecr"), enabled=_on("ecr")),
-    # Last: its reconciles run in this thread, while the steps above run in the task runner's.
-    Step("tables", _tables, lambda run, after: _remove_tables(run), needs=("cluster",), enabled=_on("dynamodb")),
+         needs=("cluster", "ecr", "table exports"), enabled=_on("ecr")),
 ]
 
 

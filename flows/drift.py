@@ -1,8 +1,10 @@
 """`python -m flows.drift [--detect-only] [-n NS | --all-namespaces] [-l SELECTOR] [--report FILE.csv|FILE.json]
-[--fail-on-drift]`: compare every Table's spec with its live table, remediate what policy allows, report.
+[--fail-on-drift]`: compare every resource with what AWS (or the cluster) holds, remediate what policy allows,
+report.
 
 Detection reads every live table at once and classes each resource from reconcile's own decision
-(ack.lifecycle.decide); remediation goes through the one reconcile entrance, with bounded concurrency, so no
+(ack.lifecycle.decide); a Backup is DescribeBackup'd (MISSING when deleted outside the cluster), a FieldExport's
+target key compared with its source's value (DRIFTED when changed by hand), each by its own decision; remediation goes through the one reconcile entrance, with bounded concurrency, so no
 guard can be skipped: a resource that reconcile refuses is reported with reconcile's reason and never changed.
 
 Exit codes: 0 done (and, with --fail-on-drift, nothing drifted), 1 failure (the run, or a table that could
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import urllib3
+from kubernetes import client
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -31,25 +35,32 @@ from ack.drift import (
     DRIFT_FOUND,
     Action,
     DriftClass,
-    TableCheck,
+    ResourceCheck,
+    backup_check,
     check_of,
+    export_check,
     drift_record,
     record_changed,
     remediation_actions,
     report,
     reported_only,
 )
+from ack.backup import BackupResource
+from ack.errors import ReconcileError
+from ack.field_export import FieldExportResource, SkipExport
+from ack.kinds import BACKUP, FIELD_EXPORT, TABLE, Key
 from ack.lifecycle import decide, refusal
 from ack.normalize import LiveTable
 from ack.resource import DriftPolicy, TableResource
 from ack.result import Result, Synced
-from controller.events import TABLE_DRIFTED, TABLE_REMEDIATED, table_resource
-from controller.reconciler import capabilities_of, status_after
+from controller.events import TABLE_DRIFTED, TABLE_REMEDIATED, event_resource
+from controller.field_export import decide as decide_export
+from controller.table import capabilities_of, status_after
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, drive
 from flows.cli import add_scope, guarded, scope_of
 from flows.output import counts, drift_lines
 from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
-from tasks.dynamodb import owned_tables_outside, read_tables
+from tasks.dynamodb import owned_tables_outside, read_backup, read_tables
 from tasks.kube_lease import held
 from tasks.kube_tables import Conflict, ensure_crd, list_resources, read_resource, record_status, write_status
 
@@ -96,18 +107,19 @@ def drift(namespace: str | None = None, label_selector: str | None = None, detec
 def _drift(where: Target, namespace: str | None, label_selector: str | None, detect_only: bool,
            report_path: str | None, concurrency: int, timeout_seconds: float) -> DriftResult:
     default: DriftPolicy = "detect-only" if detect_only else "remediate"
-    resources = {resource.key: resource for resource in map(TableResource.parse,
-                                                             list_resources(where, namespace, label_selector))}
+    resources = {Key(TABLE.kind, r.namespace, r.name): r
+                 for r in map(TableResource.parse, list_resources(where, namespace, label_selector))}
     # quote(): Prefect would otherwise walk every element of these large inputs looking for futures.
     checks, lives = check_tables(where, quote(resources), default, concurrency)
-    checks += unmanaged_tables(where, quote({r.table_name for r in resources.values()}), quote(set(resources)),
-                               namespace, bool(label_selector))
+    checks += unmanaged_tables(where, quote({r.table_name for r in resources.values()}),
+                               quote({r.key for r in resources.values()}), namespace, bool(label_selector))
+    checks += check_backups_and_exports(where, namespace, label_selector, default, concurrency)
     fix = [c for c in checks if c.remediable and c.policy == "remediate"]
     for check in checks:
         if check.drift_class in DRIFT_FOUND and check not in fix:  # detect-only, read-only, refused, not opted in
             check.actions = reported_only(check, check.message or "detect-only: not changed")
     results = drive(where, [c.key for c in fix], concurrency, timeout_seconds) if fix else {}
-    unsynced = [c for c in fix if not isinstance(results[c.key], Synced)]
+    unsynced = [c for c in fix if c.kind == TABLE.kind and not isinstance(results[c.key], Synced)]
     after = read_tables(where, quote({c.key: resources[c.key] for c in unsynced}), concurrency) \
         if unsynced else {}
     for check in fix:
@@ -131,8 +143,8 @@ def _drift(where: Target, namespace: str | None, label_selector: str | None, det
 
 
 @task(cache_policy=NO_CACHE)
-def check_tables(target: Target, resources: dict[str, TableResource], default: DriftPolicy, concurrency: int
-                 ) -> tuple[list[TableCheck], dict[str, LiveTable]]:
+def check_tables(target: Target, resources: dict[Key, TableResource], default: DriftPolicy, concurrency: int
+                 ) -> tuple[list[ResourceCheck], dict[Key, LiveTable]]:
     """Read every live table (the fewest calls that suffice, concurrently) and class each resource by what
     reconcile would decide about it."""
     capabilities = capabilities_of(target)
@@ -153,8 +165,35 @@ def check_tables(target: Target, resources: dict[str, TableResource], default: D
 
 
 @task(cache_policy=NO_CACHE)
+def check_backups_and_exports(target: Target, namespace: str | None, label_selector: str | None,
+                              default: DriftPolicy, concurrency: int) -> list[ResourceCheck]:
+    """Every Backup (its backup described) and FieldExport (its source and target read), `concurrency` at once, each
+    classed by its own decision; FieldExports of kinds served by other controllers are not ours to check."""
+    def backup(raw: dict[str, Any]) -> ResourceCheck:
+        resource = BackupResource.parse(raw, BACKUP.finalizer)
+        try:
+            return backup_check(resource, read_backup(target, resource.arn) if resource.arn else None, default)
+        except ReconcileError as exc:
+            return backup_check(resource, None, default, error=exc.message)
+
+    def export(raw: dict[str, Any]) -> ResourceCheck | None:
+        resource = FieldExportResource.parse(raw, FIELD_EXPORT.finalizer)
+        try:
+            decision = decide_export(target, resource)
+        except (client.ApiException, urllib3.exceptions.HTTPError) as exc:
+            return export_check(resource, decision=None, default=default, error=str(exc).splitlines()[0])
+        return None if isinstance(decision, SkipExport) else export_check(resource, decision, default)
+
+    backups = list_resources.fn(target, namespace, label_selector, BACKUP)
+    exports = list_resources.fn(target, namespace, label_selector, FIELD_EXPORT)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        found = [*pool.map(backup, backups), *pool.map(export, exports)]
+    return [check for check in found if check is not None]
+
+
+@task(cache_policy=NO_CACHE)
 def unmanaged_tables(target: Target, managed: set[str], listed: set[str], namespace: str | None,
-                     partial: bool) -> list[TableCheck]:
+                     partial: bool) -> list[ResourceCheck]:
     """Tables that carry the ownership tag of a resource (in scope) that no longer exists: reported, never
     touched. `listed` holds the resources seen; when a label selector made it `partial`, ask the cluster."""
     checks = []
@@ -164,20 +203,20 @@ def unmanaged_tables(target: Target, managed: set[str], listed: set[str], namesp
             continue
         if partial and read_resource.fn(target, owner_namespace, owner_name) is not None:
             continue
-        checks.append(TableCheck(owner_namespace, owner_name, table, DriftClass.UNMANAGED, policy="detect-only",
+        checks.append(ResourceCheck(owner_namespace, owner_name, table, DriftClass.UNMANAGED, policy="detect-only",
                                  message=f"tagged as managed by {owner}, but that Table resource does not exist"))
     return checks
 
 
 @task(cache_policy=NO_CACHE)
-def record_checks(target: Target, resources: dict[str, TableResource], checks: list[TableCheck],
-                  lives: dict[str, LiveTable], results: dict[str, Result], concurrency: int) -> int:
+def record_checks(target: Target, resources: dict[Key, TableResource], checks: list[ResourceCheck],
+                  lives: dict[Key, LiveTable], results: dict[Key, Result], concurrency: int) -> int:
     """Write each resource's lastDriftCheck (and, where drift found something reconcile did not act on, its
     conditions), only where they changed, `concurrency` at once; returns the patches. A remediated resource's
     status is reconcile's: only the record is added to it."""
     logger = get_run_logger()
 
-    def record(check: TableCheck) -> bool:
+    def record(check: ResourceCheck) -> bool:
         resource = resources[check.key]
         entry = drift_record(check)
         if not record_changed(resource.raw_status.get("lastDriftCheck"), entry):
@@ -196,12 +235,13 @@ def record_checks(target: Target, resources: dict[str, TableResource], checks: l
             logger.info("%s changed during the drift check; its record is left to the next run", check.key)
             return False
 
-    recorded = [c for c in checks if c.key in resources]  # not UNMANAGED: no resource to write to
+    # Tables only: not UNMANAGED (no resource to write to), nor the other kinds (their status has no such record).
+    recorded = [c for c in checks if c.key in resources]
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         return sum(pool.map(record, recorded))
 
 
-def _conditions_after(status: dict[str, Any], check: TableCheck) -> list[dict]:
+def _conditions_after(status: dict[str, Any], check: ResourceCheck) -> list[dict]:
     """The conditions drift writes for what it found and reconcile did not act on."""
     conditions = status.get("conditions") or []
     match check.drift_class:
@@ -226,11 +266,11 @@ def publish(frame: pd.DataFrame, markdown: str, report_path: str | None) -> None
     create_markdown_artifact(key=SUMMARY_ARTIFACT, markdown=markdown, description="Drift summary")
     if report_path:
         write_report(frame, Path(report_path))
-    print(f"drift: {counts(frame.drop_duplicates(['namespace', 'resource'])['class'])}; "
+    print(f"drift: {counts(frame.drop_duplicates(['namespace', 'kind', 'resource'])['class'])}; "
           f"AWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
 
 
-def summary_markdown(checks: list[TableCheck], detect_only: bool) -> str:
+def summary_markdown(checks: list[ResourceCheck], detect_only: bool) -> str:
     """The short summary a person reads first: counts per class, what was fixed, what needs a person."""
     counts = {c: sum(1 for check in checks if check.drift_class == c) for c in DriftClass}
     lines = ["# Drift report", "", f"Mode: {'detect only' if detect_only else 'remediate'}", "",
@@ -264,12 +304,12 @@ def write_report(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(path, index=False)
 
 
-def announce(checks: list[TableCheck]) -> None:
+def announce(checks: list[ResourceCheck]) -> None:
     """Prefect events, so that an automation (a notification) can follow drift and remediation."""
     for check in checks:
         if check.drift_class not in DRIFT_FOUND:
             continue
-        resource = table_resource(check.namespace, check.name) | {"ackflow.table-name": check.table}
+        resource = event_resource(check.namespace, check.name) | {"ackflow.table-name": check.table}
         payload = {"class": check.drift_class.value, "differences": [d.path for d in check.differences]}
         emit_event(event=TABLE_DRIFTED, resource=resource, payload=payload)
         fixed = [path for path, (action, _) in check.actions.items() if action == Action.REMEDIATED]

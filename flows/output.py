@@ -114,9 +114,9 @@ def plan(rows: Sequence[Any]) -> str:
 def outcomes(found: Sequence[Outcome]) -> str:
     """Where each resource ended, and the counts."""
     if not found:
-        return "no Table resources"
-    grid = table(["RESOURCE", "TABLE", "STATE", "MESSAGE"],
-                 [(f"{o.namespace}/{o.name}", o.table, o.state, o.message) for o in found])
+        return "no resources"
+    grid = table(["KIND", "RESOURCE", "TABLE", "STATE", "MESSAGE"],
+                 [(o.kind, f"{o.namespace}/{o.name}", o.table, o.state, o.message) for o in found])
     return f"{grid}\n\n{counts(o.state for o in found)}"
 
 
@@ -125,10 +125,12 @@ def outcomes(found: Sequence[Outcome]) -> str:
 
 def drift_lines(findings: Sequence[dict[str, Any]], in_sync: int, report_path: str | None) -> str:
     """One line per difference (`DRIFTED team/orders spec.x 5 -> 10 remediated`: the live value, then the spec's),
-    one per resource otherwise not in sync, the resources in sync as a count, and where the full report is."""
+    one per resource otherwise not in sync, the resources in sync as a count, and where the full report is. A
+    resource of another kind than Table is named with its kind (`MISSING Backup team/nightly`)."""
     lines = []
     for row in findings:
-        who = f"{row['class']} {row['namespace']}/{row['resource']}"
+        kind = "" if row.get("kind", "Table") == "Table" else f"{row['kind']} "
+        who = f"{row['class']} {kind}{row['namespace']}/{row['resource']}"
         if row["field"]:
             change = f"{row['actual'] or '(none)'} -> {row['desired'] or '(none)'}"
             lines.append(f"{who} {row['field']} {change} {row['action']}".rstrip())

@@ -1,4 +1,5 @@
-"""`python -m flows.reconcile [-n NS | --all-namespaces] [NAME]`: reconcile the Table resources already in the cluster.
+"""`python -m flows.reconcile [-n NS | --all-namespaces] [--kind KIND] [NAME]`: reconcile the resources already in
+the cluster (Tables, Backups, FieldExports).
 
 Each resource goes through the one reconcile entrance (controller/reconciler.py) as the controller's workers
 take it, round after round, until it is synced or terminal (or the timeout passes); a summary table ends it.
@@ -11,6 +12,7 @@ import sys
 
 from prefect import flow
 
+from ack.kinds import KINDS, TABLE, Key
 from ack.outcome import Outcome
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, DEFAULT_WORKERS, settle
 from flows.cli import add_scope, guarded, outcomes_exit, scope_of
@@ -22,34 +24,40 @@ from tasks.kube_tables import ensure_crd, list_resources, read_resource
 
 @flow(name="reconcile", log_prints=True)
 def reconcile(namespace: str | None = None, name: str | None = None, connection: Connection = Connection(),
-              timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, workers: int = DEFAULT_WORKERS) -> list[Outcome]:
-    """Reconcile the Table resources already in the cluster: one namespace (or all), or one by name.
+              timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, workers: int = DEFAULT_WORKERS,
+              kind: str | None = None) -> list[Outcome]:
+    """Reconcile the resources already in the cluster: one namespace (or all), or one by name.
 
     Args:
         namespace: Only this namespace; empty for every namespace (with a name: `default`).
-        name: Only the Table resource of this name.
+        name: Only the resource of this name (of `kind`, a Table by default).
         connection: Where the flow acts: the target and, optionally, credentials blocks.
         timeout_seconds: How long to keep reconciling before reporting what is not synced yet.
         workers: How many resources are reconciled at once.
+        kind: Only resources of this kind: Table, Backup or FieldExport; empty for every kind.
     """
+    if kind and kind not in KINDS:
+        raise ValueError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
     where = resolve_target(connection)
     ensure_crd(where)
-    if name:
-        found = read_resource(where, namespace or "default", name)
-        resources = [found] if found else [{"metadata": {"namespace": namespace or "default", "name": name}}]
-    else:
-        resources = list_resources(where, namespace)
-    tables = {f"{r['metadata']['namespace']}/{r['metadata']['name']}": str((r.get("spec") or {}).get("tableName", ""))
-              for r in resources}
-    outcomes = settle(where, tables, workers, timeout_seconds)
-    print(f"reconcile: {counts(o.state for o in outcomes) or 'no Table resources'}")
+    keys: dict[Key, str] = {}
+    for served in [KINDS[kind]] if kind else [TABLE] if name else KINDS.values():
+        if name:
+            found = read_resource(where, namespace or "default", name, served)
+            resources = [found] if found else [{"metadata": {"namespace": namespace or "default", "name": name}}]
+        else:
+            resources = list_resources(where, namespace, kind=served)
+        keys |= {Key.of(r, served): str((r.get("spec") or {}).get("tableName", "")) for r in resources}
+    outcomes = settle(where, keys, workers, timeout_seconds)
+    print(f"reconcile: {counts(o.state for o in outcomes) or 'no resources'}")
     return outcomes
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m flows.reconcile", description=__doc__.splitlines()[0])
     add_scope(parser)
-    parser.add_argument("name", nargs="?", help="one resource by name")
+    parser.add_argument("name", nargs="?", help="one resource by name (a Table unless --kind says otherwise)")
+    parser.add_argument("--kind", choices=list(KINDS), help="only resources of this kind (default: every kind)")
     parser.add_argument("--target", choices=["sandbox", "aws"], default="sandbox")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS,
                         help="seconds to keep reconciling before reporting what is not synced yet")
@@ -62,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--max-concurrent-reconciles: at least 1")
     namespace = scope_of(args)
     return outcomes_exit("reconcile", guarded("reconcile", lambda: reconcile(
-        namespace, args.name, Connection(target=args.target), args.timeout, args.workers)))
+        namespace, args.name, Connection(target=args.target), args.timeout, args.workers, args.kind)))
 
 
 if __name__ == "__main__":

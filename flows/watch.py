@@ -2,8 +2,9 @@
 [--reconcile-default-resync-seconds S] [--enable-leader-election] [--metrics-addr HOST:PORT] [--emit-only]`:
 the controller, as a long-running Prefect flow.
 
-Table resources are listed, then watched; each change that needs work emits the Prefect event
-`ackflow.table.changed` and is queued, and N workers reconcile the queue through the one entrance, each
+Table, Backup and FieldExport resources are listed, then watched (a watch per kind); each change that needs work
+emits the Prefect event `ackflow.<kind>.changed` and is queued; a FieldExport is queued again whenever the resource
+it reads changes, and N workers reconcile the queue through the one entrance, each
 reconcile a task run of this flow. A resource comes back when its result says (AWS busy, a failure's backoff)
 and at the resync period. With --enable-leader-election only the process holding the Lease works. With
 --emit-only it only emits the events (the `reconcile-on-change` deployment reconciles). One line per change and
@@ -64,11 +65,13 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
                  enable_leader_election: bool = False, leader_election_namespace: str | None = None,
                  metrics_addr: str = "", deletion_policy: DeletionPolicy = "delete",
                  resource_tags: str | None = None) -> int:
-    """Watch Table resources and reconcile each change, until stopped; returns the changes that needed work.
+    """Watch Table, Backup and FieldExport resources and reconcile each change, until stopped; returns the changes
+    that needed work.
 
     Args:
         namespace: Only this namespace; empty for every namespace.
-        emit_only: Only emit `ackflow.table.changed` events (for the reconcile-on-change deployment).
+        emit_only: Only emit `ackflow.table.changed` events (`ackflow.backup.changed`, ...) for the
+            reconcile-on-change deployment.
         connection: Where the flow acts: the target and, optionally, credentials blocks.
         max_concurrent_reconciles: How many resources are reconciled at once.
         reconcile_default_resync_seconds: Every resource is reconciled again this often (0: never), spread over

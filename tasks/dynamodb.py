@@ -1,4 +1,4 @@
-"""DynamoDB as the Table resource manager sees it: read one table (or many at once), run one planned call.
+"""DynamoDB as the resource managers see it: read one table (or many at once) or a backup, run one planned call.
 
 Throttling and 5xx answers are retried by botocore's standard retry mode (see tasks.connections); what is
 left becomes one of the reconciler's error kinds (ack.errors), and the work queue decides when to come back.
@@ -61,6 +61,18 @@ def read_live(target: Target, spec: TableSpec, policy: bool = False) -> LiveTabl
         observed=observed_from_aws(describe, tags, ttl, backups, insights_status=insights, policy=live_policy),
         owner=owner_of({t["Key"]: t["Value"] for t in tags}),
     )
+
+
+def read_backup(target: Target, arn: str) -> dict[str, Any] | None:
+    """DescribeBackup's `BackupDescription`; None when no backup has that ARN (deleted, or never made)."""
+    try:
+        return target.client("dynamodb").describe_backup(BackupArn=arn)["BackupDescription"]
+    except ClientError as exc:
+        if _code(exc) == "BackupNotFoundException":
+            return None
+        raise _failed(exc, "DescribeBackup") from None
+    except BotoCoreError as exc:
+        raise RecoverableError("AWSUnreachable", f"DescribeBackup: {exc}") from None
 
 
 def _resource_policy(ddb, arn: str) -> str | None:

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from kubernetes import client, dynamic
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from kubernetes.client import ApiException
 from prefect.cache_policies import NO_CACHE
 from prefect import task
@@ -50,11 +51,16 @@ def apply_manifests(target: Target, manifests: list[dict[str, Any]], service: st
     planned_namespaces = set()  # a dry run cannot put anything in a namespace it did not create
     for manifest in manifests:
         meta = manifest["metadata"]
-        if meta.get("namespace") in planned_namespaces:
+        try:
+            if meta.get("namespace") in planned_namespaces:
+                raise ResourceNotFoundError
+            resource, namespace, before = locate(api, manifest)
+        except ResourceNotFoundError:  # a kind whose CRD a real run installs first
+            if not dry_run:
+                raise
             results.append(ServiceResult(service=service, name=_describe(manifest), id="", status="planned",
                                          action="would create"))
             continue
-        resource, namespace, before = locate(api, manifest)
         try:
             after = resource.server_side_apply(body=manifest, name=meta["name"], namespace=namespace,
                                                field_manager=FIELD_MANAGER, force_conflicts=True,

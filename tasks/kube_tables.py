@@ -1,4 +1,5 @@
-"""Table resources on the Kubernetes API server: the CRD, reads, server-side apply, finalizers, status.
+"""The resources of the kinds served (ack/kinds.py) on the Kubernetes API server: the CRDs, reads, server-side apply,
+finalizers, status. Every function takes the kind (the Table by default) or reads it from the resource.
 
 Every write carries the resourceVersion it was computed from, so a concurrent change answers 409 and
 the caller re-reads instead of overwriting it. The steps a reconcile makes (finalizer, status, the namespace's
@@ -17,7 +18,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from ack.crd import SCHEMA_DIGEST, crd_manifest
-from ack.model import ADOPTED_ANNOTATION, CRD_NAME, FINALIZER, GROUP, PLURAL, VERSION
+from ack.kinds import KINDS, TABLE, Kind, kind_of
+from ack.model import ADOPTED_ANNOTATION
 from tasks.connections import Target
 
 FIELD_MANAGER = "ackflow"
@@ -40,14 +42,24 @@ def server_message(exc: client.ApiException) -> str:
         return f"{exc.status} {exc.reason}"
 
 
+# What ensure_crd did, the most telling first.
+_INSTALLS = ("installed", "updated", "found")
+
+
 @task(cache_policy=NO_CACHE, retries=3, retry_delay_seconds=1)
 def ensure_crd(target: Target) -> str:
-    """Install (or update) the Table CRD generated from the model, and wait until it is Established."""
+    """Install (or update) the CRD of every kind served, generated from the models, and wait until each is
+    Established: "installed" or "updated" when any was, else "found"."""
     extensions = client.ApiextensionsV1Api(target.kube_api())
-    desired = crd_manifest()
+    done = [_ensure(extensions, kind) for kind in KINDS.values()]
+    return min(done, key=_INSTALLS.index)
+
+
+def _ensure(extensions: client.ApiextensionsV1Api, kind: Kind) -> str:
+    desired = crd_manifest(kind)
     digest = desired["metadata"]["annotations"][SCHEMA_DIGEST]
     try:
-        current = extensions.read_custom_resource_definition(CRD_NAME)
+        current = extensions.read_custom_resource_definition(kind.crd_name)
     except client.ApiException as exc:
         if exc.status != 404:
             raise
@@ -59,25 +71,26 @@ def ensure_crd(target: Target) -> str:
     deadline = time.monotonic() + CRD_WAIT_SECONDS
     while current is None or not _established(current):
         if time.monotonic() > deadline:
-            raise KubeError(f"the CRD {CRD_NAME} was not Established within {CRD_WAIT_SECONDS} s")
+            raise KubeError(f"the CRD {kind.crd_name} was not Established within {CRD_WAIT_SECONDS} s")
         time.sleep(0.2)
-        current = extensions.read_custom_resource_definition(CRD_NAME)
+        current = extensions.read_custom_resource_definition(kind.crd_name)
     return outcome
 
 
 def _install(extensions: client.ApiextensionsV1Api, desired: dict[str, Any], current: Any) -> str:
     """Create or replace the CRD; a clear error where this identity may only read it (the watch's role)."""
+    name = desired["metadata"]["name"]
     try:
         if current is None:
             extensions.create_custom_resource_definition(desired)
             return "installed"
         desired["metadata"]["resourceVersion"] = current.metadata.resource_version
-        extensions.replace_custom_resource_definition(CRD_NAME, desired)
+        extensions.replace_custom_resource_definition(name, desired)
         return "updated"
     except client.ApiException as exc:
         if exc.status != 403:
             raise
-        raise KubeError(f"the CRD {CRD_NAME} is {'missing' if current is None else 'out of date'} and this identity "
+        raise KubeError(f"the CRD {name} is {'missing' if current is None else 'out of date'} and this identity "
                         "may not install it: run `python -m flows.reconcile` once as a cluster admin") from None
 
 
@@ -90,9 +103,9 @@ def _custom(target: Target) -> client.CustomObjectsApi:
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
-def read_resource(target: Target, namespace: str, name: str) -> dict[str, Any] | None:
+def read_resource(target: Target, namespace: str, name: str, kind: Kind = TABLE) -> dict[str, Any] | None:
     try:
-        return _custom(target).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        return _custom(target).get_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural, name)
     except client.ApiException as exc:
         if exc.status == 404:
             return None
@@ -100,16 +113,18 @@ def read_resource(target: Target, namespace: str, name: str) -> dict[str, Any] |
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
-def list_resources(target: Target, namespace: str | None = None, label_selector: str | None = None) -> list[dict]:
-    """All Table resources in a namespace (or every namespace), page by page."""
+def list_resources(target: Target, namespace: str | None = None, label_selector: str | None = None,
+                   kind: Kind = TABLE) -> list[dict]:
+    """All resources of `kind` in a namespace (or every namespace), page by page."""
     items: list[dict] = []
     token = None
     while True:
         kwargs = {"limit": 500, "_continue": token, "label_selector": label_selector or ""}
         if namespace:
-            page = _custom(target).list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, **kwargs)
+            page = _custom(target).list_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural,
+                                                                 **kwargs)
         else:
-            page = _custom(target).list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)
+            page = _custom(target).list_cluster_custom_object(kind.group, kind.version, kind.plural, **kwargs)
         items.extend(page["items"])
         token = page["metadata"].get("continue")
         if not token:
@@ -121,10 +136,10 @@ def apply_resource(target: Target, manifest: dict[str, Any], dry_run: bool = Fal
     """Server-side apply, as `kubectl apply --server-side` does: re-applying the same manifest is a no-op.
     Returns "" when applied (or, with dry_run, when it would be), else the API server's refusal (schema
     422, permissions 403) for a person."""
-    meta = manifest["metadata"]
+    meta, kind = manifest["metadata"], kind_of(manifest)
     try:
         _custom(target).patch_namespaced_custom_object(
-            GROUP, VERSION, meta.get("namespace", "default"), PLURAL, meta["name"], manifest,
+            kind.group, kind.version, meta.get("namespace", "default"), kind.plural, meta["name"], manifest,
             field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml",
             dry_run="All" if dry_run else None,
         )
@@ -139,23 +154,24 @@ def apply_resource(target: Target, manifest: dict[str, Any], dry_run: bool = Fal
 
 def _merge_patch(target: Target, resource: dict[str, Any], body: dict[str, Any], status: bool = False) -> dict:
     """A merge patch that carries the resourceVersion it was computed from: stale means 409, not overwrite."""
-    meta = resource["metadata"]
+    meta, kind = resource["metadata"], kind_of(resource)
     body = {**body, "metadata": {**body.get("metadata", {}), "resourceVersion": meta["resourceVersion"]}}
     api = _custom(target)
     patch = api.patch_namespaced_custom_object_status if status else api.patch_namespaced_custom_object
     try:
-        return patch(GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], body,
+        return patch(kind.group, kind.version, meta["namespace"], kind.plural, meta["name"], body,
                      _content_type="application/merge-patch+json")
     except client.ApiException as exc:
         if exc.status == 409:
-            raise Conflict(f"{meta['namespace']}/{meta['name']} changed while it was reconciled") from None
+            raise Conflict(f"{kind.kind} {meta['namespace']}/{meta['name']} changed while it was reconciled") from None
         raise
 
 
 def set_finalizer(target: Target, resource: dict[str, Any], present: bool) -> dict[str, Any]:
-    finalizers = [f for f in resource["metadata"].get("finalizers", []) if f != FINALIZER]
+    finalizer = kind_of(resource).finalizer
+    finalizers = [f for f in resource["metadata"].get("finalizers", []) if f != finalizer]
     if present:
-        finalizers.append(FINALIZER)
+        finalizers.append(finalizer)
     if finalizers == resource["metadata"].get("finalizers", []):
         return resource
     return _merge_patch(target, resource, {"metadata": {"finalizers": finalizers}})
@@ -176,13 +192,15 @@ def write_status(target: Target, resource: dict[str, Any], status: dict[str, Any
     return _merge_patch(target, resource, {"status": {**removed, **status}}, status=True)
 
 
-def record_status(target: Target, namespace: str, name: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+def record_status(target: Target, namespace: str, name: str, fields: dict[str, Any],
+                  kind: Kind = TABLE) -> dict[str, Any] | None:
     """Set these status keys alone (the flows' own records: lastDriftCheck, managedIndexes, ...): a merge patch of
     just them, so it overwrites nothing another writer wrote meanwhile, and needs no resourceVersion (nor a read to
     learn it). The resource as it is now; None when it is gone."""
     try:
         return _custom(target).patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, PLURAL, name, {"status": fields}, _content_type="application/merge-patch+json")
+            kind.group, kind.version, namespace, kind.plural, name, {"status": fields},
+            _content_type="application/merge-patch+json")
     except client.ApiException as exc:
         if exc.status != 404:  # deleted meanwhile: nothing to record
             raise
@@ -194,10 +212,10 @@ def namespace_annotations(target: Target, namespace: str) -> dict[str, str]:
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
-def delete_resource(target: Target, namespace: str, name: str) -> bool:
-    """Ask the API server to delete a Table resource (its finalizer then waits for the reconcile); False if absent."""
+def delete_resource(target: Target, namespace: str, name: str, kind: Kind = TABLE) -> bool:
+    """Ask the API server to delete a resource (its finalizer then waits for the reconcile); False if absent."""
     try:
-        _custom(target).delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        _custom(target).delete_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural, name)
     except client.ApiException as exc:
         if exc.status == 404:
             return False

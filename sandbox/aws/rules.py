@@ -478,6 +478,54 @@ class ContributorInsights(Rule):
         return answer
 
 
+# --- Rule 5d: on-demand backups, which moto makes at once from any table --------------------------------------
+
+
+class Backups(Rule):
+    """CreateBackup, DescribeBackup and DeleteBackup as AWS answers them. CreateBackup is refused while the table is
+    CREATING (TableInUseException) and for a missing table (TableNotFoundException); a new backup is CREATING until
+    the table delay passed, then AVAILABLE (moto: AVAILABLE at once); DeleteBackup is refused while it is CREATING
+    (BackupInUseException); an unknown ARN is BackupNotFoundException (moto: an HTTP 500)."""
+
+    operations = frozenset({"CreateBackup", "DescribeBackup", "DeleteBackup"})
+
+    def __init__(self, timeline: TableTimeline, find_table: FindTable, backend: FindBackend,
+                 clock: Clock = time.monotonic):
+        self.timeline = timeline
+        self.find_table = find_table
+        self.backend = backend
+        self.clock = clock
+        self._creating: dict[str, float] = {}  # backup ARN -> CREATING until
+
+    def _status(self, arn: str) -> str:
+        return "CREATING" if self.clock() < self._creating.get(arn, 0.0) else "AVAILABLE"
+
+    def before(self, call: Call) -> Refusal | None:
+        if call.operation == "CreateBackup":
+            name = table_key(call)[1]
+            if self.find_table(call) is None:
+                return Refusal("TableNotFoundException", f"Table not found: {name}")
+            if self.timeline.table_status(table_key(call)) == "CREATING":
+                return Refusal("TableInUseException", f"Table is being created: {name}")
+            return None
+        arn = str(call.params.get("BackupArn", ""))
+        if arn not in self.backend(call, call.region).backups:
+            return Refusal("BackupNotFoundException", f"Backup not found: {arn}")
+        if call.operation == "DeleteBackup" and self._status(arn) == "CREATING":
+            return Refusal("BackupInUseException", f"Backup is being created: {arn}")
+        return None
+
+    def after(self, call: Call, body: dict[str, Any]) -> None:
+        details = body.get("BackupDetails") or (body.get("BackupDescription") or {}).get("BackupDetails") or {}
+        arn = str(details.get("BackupArn", ""))
+        if call.operation == "CreateBackup":
+            self._creating[arn] = self.clock() + self.timeline.table_delay
+        if call.operation == "DeleteBackup":
+            self._creating.pop(arn, None)  # moto answers DELETED
+        else:
+            details["BackupStatus"] = self._status(arn)
+
+
 # --- Rule 5c: replicas (global tables, version 2019.11.21), which moto does not serve -----------------
 
 
@@ -704,6 +752,7 @@ def default_rules(
         TableClassAndSse(),
         OnDemandLimits(),
         ContributorInsights(table_delay, find_table, clock),
+        Backups(timeline, find_table, backend, clock),
         StreamDisableDropsShard(find_table),
         MskActivation(msk_delay, clock),
         DocumentDb(),

@@ -10,7 +10,8 @@ import pytest
 import yaml
 from kubernetes import client
 
-from ack.crd import crd_manifest
+from ack.crd import crd_file, crd_manifest
+from ack.kinds import KINDS
 
 from tests.integration.tables import (
     CONTROLLER_ACCOUNT, CONTROLLER_NAMESPACE, helm, install_controller, kubectl, unique,
@@ -21,13 +22,17 @@ CHARTS = Path(__file__).resolve().parents[2] / "deploy" / "charts"
 TABLES = "tables.dynamodb.services.k8s.aws"
 # What a reconcile reads and writes, nothing more.
 CONTROLLER_RULES = [
-    {"apiGroups": ["dynamodb.services.k8s.aws"], "resources": ["tables"],
+    {"apiGroups": ["dynamodb.services.k8s.aws"], "resources": ["tables", "backups"],
      "verbs": ["get", "list", "watch", "update", "patch"]},
-    {"apiGroups": ["dynamodb.services.k8s.aws"], "resources": ["tables/status"], "verbs": ["get", "update", "patch"]},
+    {"apiGroups": ["dynamodb.services.k8s.aws"], "resources": ["tables/status", "backups/status"],
+     "verbs": ["get", "update", "patch"]},
+    {"apiGroups": ["services.k8s.aws"], "resources": ["fieldexports"], "verbs": ["get", "list", "watch", "update", "patch"]},
+    {"apiGroups": ["services.k8s.aws"], "resources": ["fieldexports/status"], "verbs": ["get", "update", "patch"]},
+    {"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["get", "patch"]},
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
-     "resourceNames": [TABLES], "verbs": ["get"]},
+     "resourceNames": [TABLES, "backups.dynamodb.services.k8s.aws", "fieldexports.services.k8s.aws"], "verbs": ["get"]},
 ]
 LEADER_RULES = [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}]
 
@@ -71,13 +76,14 @@ def test_the_controller_chart_renders_its_values_into_acks_flags_and_least_privi
     assert ("Role", "ackflow-leader-election") not in no_election
 
 
-def test_kubernetes_tools_read_the_charts_crd_as_the_model_writes_it(sandbox):
+@pytest.mark.parametrize("kind", KINDS.values(), ids=lambda kind: kind.kind)
+def test_kubernetes_tools_read_the_charts_crds_as_the_models_write_them(sandbox, kind):
     """Helm and kubectl read YAML 1.1 (an unquoted enum value N would be false): kubectl's own reading of the
-    chart's CRD file is the model's CRD."""
+    chart's CRD files is the models' CRDs."""
     read = kubectl(sandbox, "create", "--dry-run=client", "-o", "json", "-f",
-                   str(CHARTS / "ackflow-controller" / "crds" / "tables.yaml"))
+                   str(CHARTS / "ackflow-controller" / "crds" / crd_file(kind)))
     assert read.returncode == 0, read.stderr
-    assert json.loads(read.stdout) == crd_manifest()
+    assert json.loads(read.stdout) == crd_manifest(kind)
 
 
 def test_the_controller_chart_installs_with_its_crd_and_grants_only_what_the_controller_needs(sandbox, target):
@@ -85,15 +91,20 @@ def test_the_controller_chart_installs_with_its_crd_and_grants_only_what_the_con
         installed = install_controller(sandbox)
         assert installed.returncode == 0, installed.stderr
     assert "ackflow" in helm(sandbox, "list", "-A").stdout
-    crd = client.ApiextensionsV1Api(target.kube_api()).read_custom_resource_definition(TABLES)
-    assert any(c.type == "Established" and c.status == "True" for c in crd.status.conditions)
+    for kind in KINDS.values():
+        crd = client.ApiextensionsV1Api(target.kube_api()).read_custom_resource_definition(kind.crd_name)
+        assert any(c.type == "Established" and c.status == "True" for c in crd.status.conditions)
+    exports = "fieldexports.services.k8s.aws"
     allowed = [("watch", TABLES, "--all-namespaces"), ("patch", TABLES, "-n", "default"),
                ("patch", TABLES, "--subresource=status", "-n", "default"), ("get", "namespaces"),
+               ("watch", "backups.dynamodb.services.k8s.aws", "--all-namespaces"), ("watch", exports, "-A"),
+               ("patch", exports, "--subresource=status", "-n", "default"), ("patch", "configmaps", "-n", "default"),
                ("create", "events", "-n", "default"), ("get", f"customresourcedefinitions/{TABLES}"),
                ("update", "leases", "-n", CONTROLLER_NAMESPACE)]
-    refused = [("delete", TABLES, "-n", "default"), ("create", TABLES, "-n", "default"), ("get", "secrets", "-A"),
-               ("create", "customresourcedefinitions"), ("get", "customresourcedefinitions/other.example.com"),
-               ("create", "leases", "-n", "default")]
+    # A FieldExport's target must exist: the controller creates no ConfigMap or Secret, nor lists them.
+    refused = [("delete", TABLES, "-n", "default"), ("create", TABLES, "-n", "default"), ("list", "secrets", "-A"),
+               ("create", "configmaps", "-n", "default"), ("create", "customresourcedefinitions"),
+               ("get", "customresourcedefinitions/other.example.com"), ("create", "leases", "-n", "default")]
     for verb_and_resource in allowed:
         assert kubectl(sandbox, "auth", "can-i", *verb_and_resource, user=CONTROLLER_ACCOUNT).returncode == 0, \
             verb_and_resource

@@ -156,7 +156,7 @@ def test_a_watched_change_starts_reconcile_on_change(server, served, home, sandb
     watch = Process([sys.executable, "-m", "flows.watch", "-n", namespace, "--emit-only"],
                     child_env(home, server, **sandbox.environ()), tmp_path / "watch.log")
     try:
-        wait_until(lambda: "watching Table resources" in watch.output(), "the watch", 120, watch)
+        wait_until(lambda: "watching Table, Backup, FieldExport resources" in watch.output(), "the watch", 120, watch)
         table = tmp_path / "table.yaml"
         table.write_text(yaml.safe_dump(manifest("events", simple_spec(unique("events")), namespace)))
         applied = kubectl(sandbox, "apply", "-f", str(table))

@@ -102,7 +102,7 @@ def test_random_edits_under_throttling_and_errors_end_as_the_last_spec_says(soak
     watch = Process([sys.executable, "-m", "flows.watch", "-n", namespace],
                     child_env(folder / "watch", None, **sandbox.environ()), folder / "watch.log")
     try:
-        wait_until(lambda: "watching Table resources" in watch.output(), "the controller", 180, watch)
+        wait_until(lambda: "watching Table, Backup, FieldExport resources" in watch.output(), "the controller", 180, watch)
         names = [f"t{i}" for i in range(TABLES)]
         tables = {name: unique(f"soak-{name}") for name in names}
         specs = {name: base_spec(tables[name]) for name in names}

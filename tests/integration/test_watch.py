@@ -12,7 +12,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from controller.informer import TableWatch, WorkFilter
+from controller.informer import ResourceWatch, WorkFilter
 from tasks.kube_tables import ensure_crd
 from tests.integration.prefect_server import Process, child_env, wait_until
 from tests.integration.tables import (
@@ -80,7 +80,7 @@ def watching(sandbox, target, cluster, tmp_path_factory) -> Process:
     env = child_env(folder / "prefect-home", None, **{**sandbox.environ(), "KUBECONFIG": str(kubeconfig)})
     watch = Process([sys.executable, "-m", "flows.watch", "--all-namespaces"], env, folder / "watch.log")
     try:
-        wait_until(lambda: "watching Table resources in every namespace" in watch.output(), "the watch", 180, watch)
+        wait_until(lambda: "watching Table, Backup, FieldExport resources in every namespace" in watch.output(), "the watch", 180, watch)
         yield watch
     finally:
         watch.stop()
@@ -138,7 +138,7 @@ def test_a_watch_whose_resource_version_is_gone_lists_again(target, cluster):
     cluster.core.create_namespace({"metadata": {"name": namespace}})
     cluster.api.create_namespaced_custom_object("dynamodb.services.k8s.aws", "v1alpha1", namespace, "tables",
                                                 manifest("t", simple_spec(unique("gone")), namespace))
-    tables = TableWatch(client.CustomObjectsApi(target.kube_api()), namespace)
+    tables = ResourceWatch(client.CustomObjectsApi(target.kube_api()), namespace)
     changes = tables.changes(version="1")  # long compacted: the API server answers 410 Gone
     change, resource = next(changes)
     tables.stop()
@@ -158,7 +158,7 @@ def test_the_watch_resumes_after_an_apiserver_restart(watching, sandbox, cluster
                SYNC_TIMEOUT, watching)
     line = f"{namespace}/after-restart: Synced"
     wait_until(lambda: line in watching.output(), "the watch's line", 30, watching)  # printed after the status write
-    assert "watch interrupted: " in watching.output()
+    assert "watch of tables interrupted: " in watching.output()
     assert watching.output().count(line) == 1
     assert watching.output().count(f"{namespace}/after-restart (generation 1): queued") == 1
 

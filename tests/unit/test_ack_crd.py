@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ack.crd import YAML11_BOOLEANS, crd_manifest, table_crd
+from ack.crd import YAML11_BOOLEANS, crd, crd_file, crd_manifest
+from ack.kinds import BACKUP, FIELD_EXPORT, KINDS, Kind
 from tests.samples import ack_crd_path
 
 FORBIDDEN = {"$ref", "$defs", "anyOf", "oneOf", "allOf", "not", "title", "default", "const", "x-kubernetes-validations"}
@@ -54,7 +55,7 @@ def nodes(schema: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[st
 
 @pytest.fixture(scope="module")
 def ours() -> dict[str, Any]:
-    return table_crd()
+    return crd()
 
 
 @pytest.fixture(scope="module")
@@ -143,15 +144,49 @@ def test_served_like_acks_and_valid_on_v1_20(ours: dict[str, Any], acks: dict[st
     assert root(ours)["properties"]["metadata"] == {"type": "object"}
 
 
-def test_the_controller_charts_crd_is_the_one_generated_from_the_model() -> None:
-    """One source of truth: `python -m ack.crd` wrote the chart's CRD; it must not have drifted from the model."""
-    chart_crd = Path(__file__).resolve().parents[2] / "deploy/charts/ackflow-controller/crds/tables.yaml"
-    assert yaml.safe_load(chart_crd.read_text()) == crd_manifest(), "run: python -m ack.crd > " + str(chart_crd)
+CHART_CRDS = Path(__file__).resolve().parents[2] / "deploy/charts/ackflow-controller/crds"
+REGENERATE = f"run: python -m ack.crd {CHART_CRDS}"
 
 
-def test_the_charts_crd_reads_the_same_to_helm_no_bare_yaml11_boolean() -> None:
+@pytest.mark.parametrize("kind", KINDS.values(), ids=lambda kind: kind.kind)
+def test_the_controller_charts_crds_are_the_ones_generated_from_the_models(kind: Kind) -> None:
+    """One source of truth: `python -m ack.crd` wrote the chart's CRDs; they must not have drifted from the models."""
+    assert yaml.safe_load((CHART_CRDS / crd_file(kind)).read_text()) == crd_manifest(kind), REGENERATE
+    assert sorted(path.name for path in CHART_CRDS.iterdir()) == sorted(map(crd_file, KINDS.values()))
+
+
+@pytest.mark.parametrize("kind", KINDS.values(), ids=lambda kind: kind.kind)
+def test_every_kinds_crd_is_structural_with_a_status_subresource(kind: Kind) -> None:
+    generated = crd(kind)
+    for path, node in nodes(root(generated)):
+        assert node.get("type") in {"object", "array", "string", "integer", "boolean", "number"}, (kind, path)
+        assert not FORBIDDEN & node.keys(), (kind, path, FORBIDDEN & node.keys())
+    assert version(generated)["subresources"] == {"status": {}}
+    assert generated["metadata"]["name"] == kind.crd_name
+    assert root(generated)["required"] == ["spec"]
+
+
+def test_backup_and_field_export_schemas_are_acks() -> None:
+    """The fields ACK's Backup and FieldExport CRDs have, required where ACK requires them."""
+    backup = root(crd(BACKUP))["properties"]
+    assert backup["spec"]["required"] == ["backupName", "tableName"]
+    assert {"ackResourceMetadata", "conditions", "backupCreationDateTime", "backupExpiryDateTime", "backupSizeBytes",
+            "backupStatus", "backupType"} <= backup["status"]["properties"].keys()
+    assert backup["status"]["properties"]["backupStatus"]["enum"] == ["CREATING", "AVAILABLE", "DELETED"]
+    export = crd(FIELD_EXPORT)
+    assert (export["spec"]["group"], export["metadata"]["name"]) == ("services.k8s.aws", "fieldexports.services.k8s.aws")
+    spec = root(export)["properties"]["spec"]
+    assert spec["required"] == ["from", "to"]
+    assert spec["properties"]["from"]["required"] == ["path", "resource"]
+    assert spec["properties"]["from"]["properties"]["resource"]["required"] == ["group", "kind", "name"]
+    assert spec["properties"]["to"]["required"] == ["kind", "name"]
+    assert spec["properties"]["to"]["properties"]["kind"]["enum"] == ["configmap", "secret"]
+
+
+@pytest.mark.parametrize("kind", KINDS.values(), ids=lambda kind: kind.kind)
+def test_the_charts_crds_read_the_same_to_helm_no_bare_yaml11_boolean(kind: Kind) -> None:
     """Helm reads YAML 1.1, where a bare N (attributeType's number) is false: such words must be quoted."""
-    chart_crd = Path(__file__).resolve().parents[2] / "deploy/charts/ackflow-controller/crds/tables.yaml"
+    chart_crd = CHART_CRDS / crd_file(kind)
     def strings(node: yaml.Node) -> list[yaml.ScalarNode]:
         if isinstance(node, yaml.ScalarNode):
             return [node] if node.tag == "tag:yaml.org,2002:str" else []
@@ -160,4 +195,4 @@ def test_the_charts_crd_reads_the_same_to_helm_no_bare_yaml11_boolean() -> None:
 
     bare = [node.value for node in strings(yaml.compose(chart_crd.read_text()))
             if node.style is None and node.value in YAML11_BOOLEANS]
-    assert bare == [], "run: python -m ack.crd > " + str(chart_crd)
+    assert bare == [], REGENERATE

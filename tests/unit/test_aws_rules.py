@@ -14,6 +14,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from sandbox.aws.faults import Fault, Faults, parse_faults
 from sandbox.aws.rules import (
+    Backups,
     Call,
     ChangeRateLimits,
     ContributorInsights,
@@ -520,6 +521,33 @@ def test_contributor_insights_are_enabling_then_enabled_and_forgotten_with_the_t
     assert rule.before(missing).code == "ResourceNotFoundException"
     rule.after(ddb("DeleteTable"), {})
     assert rule.answer(describe)["ContributorInsightsStatus"] == "DISABLED"
+
+
+def test_a_backup_is_creating_then_available_and_refused_as_aws_refuses(moto_ddb) -> None:
+    clock = Clock()
+    timeline = TableTimeline(2.0, 2.0, clock)
+    rule = Backups(timeline, find_in(moto_ddb), lambda call, region: moto_ddb, clock)
+    create = ddb("CreateBackup", BackupName="nightly")
+    timeline.created(("us-east-1", "t"))
+    assert rule.before(create).code == "TableInUseException"  # AWS: not while the table is being created
+    assert rule.before(Call("dynamodb", "CreateBackup", params={"TableName": "nope", "BackupName": "b"})).code == \
+        "TableNotFoundException"
+    clock.now += 2.0
+    assert rule.before(create) is None
+    backup = moto_ddb.create_backup("t", "nightly")  # what moto does for the call
+    answer = {"BackupDetails": dict(backup.details)}
+    rule.after(create, answer)
+    assert answer["BackupDetails"]["BackupStatus"] == "CREATING"
+    describe = Call("dynamodb", "DescribeBackup", params={"BackupArn": backup.arn})
+    delete = Call("dynamodb", "DeleteBackup", params={"BackupArn": backup.arn})
+    assert rule.before(describe) is None and rule.before(delete).code == "BackupInUseException"
+    clock.now += 2.0
+    described = {"BackupDescription": {"BackupDetails": dict(backup.details)}}
+    rule.after(describe, described)
+    assert described["BackupDescription"]["BackupDetails"]["BackupStatus"] == "AVAILABLE"
+    assert rule.before(delete) is None
+    unknown = Call("dynamodb", "DescribeBackup", params={"BackupArn": backup.arn + "x"})
+    assert rule.before(unknown).code == "BackupNotFoundException"
 
 
 def replica_update(action: str, region: str = "eu-west-1") -> Call:

@@ -9,6 +9,8 @@ import yaml
 
 from ack.model import Table
 from ack.validate import validate
+from ack.field_export import FieldExport
+from bootstrap import cluster_manifests
 from bootstrap.config import DEFAULT_CONFIG, BootstrapConfig, ConfigError, load_config
 
 ROOT = DEFAULT_CONFIG.parents[1]
@@ -93,6 +95,8 @@ BAD = {
     # x.yaml is the configuration file itself: a mapping, but no Table.
     "manifest-not-table": ("prefix: abc\ndynamodb: {manifests: [x.yaml]}",
                            "dynamodb.manifests[0]: x.yaml: apiVersion/kind"),
+    "manifest-a-backup": ("prefix: abc\ndynamodb: {manifests: [b.yaml]}",
+                          "dynamodb.manifests[0]: b.yaml holds Backup; only Table manifests belong here"),
     "not-yaml": ("prefix: [abc", "x.yaml: not valid YAML at line 1, column 13: expected ',' or ']'"),
     "not-mapping": ("- prefix: abc", "x.yaml: the configuration must be a mapping of settings, not a list"),
     "empty": ("", "x.yaml: the configuration must be a mapping of settings, not empty"),
@@ -102,6 +106,8 @@ BAD = {
 @pytest.mark.parametrize("text, expected", BAD.values(), ids=BAD.keys())
 def test_a_bad_configuration_is_refused_naming_the_field(tmp_path: Path, text: str, expected: str) -> None:
     path = write(tmp_path, text)
+    (tmp_path / "b.yaml").write_text("apiVersion: dynamodb.services.k8s.aws/v1alpha1\nkind: Backup\n"
+                                     "metadata: {name: b}\nspec: {backupName: nightly, tableName: orders}\n")
     with pytest.raises(ConfigError) as raised:
         load_config(path, base_dir=tmp_path)
     assert str(raised.value).startswith(f"{path}: ")
@@ -118,3 +124,18 @@ def test_every_problem_is_named_at_once(tmp_path: Path) -> None:
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yaml: cannot be read: No such file or directory"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_the_sample_app_reads_each_tables_name_and_arn_through_field_exports() -> None:
+    manifests = cluster_manifests.table_exports(["orders", "user-sessions"])
+    config_map, *exports = manifests
+    assert (config_map["kind"], config_map["metadata"]["name"]) == ("ConfigMap", cluster_manifests.TABLES_CONFIG_MAP)
+    assert [(e["spec"]["from"]["resource"]["name"], e["spec"]["from"]["path"], e["spec"]["to"]["key"])
+            for e in exports] == [("orders", ".spec.tableName", "ORDERS_TABLE_NAME"),
+                                  ("orders", ".status.ackResourceMetadata.arn", "ORDERS_TABLE_ARN"),
+                                  ("user-sessions", ".spec.tableName", "USER_SESSIONS_TABLE_NAME"),
+                                  ("user-sessions", ".status.ackResourceMetadata.arn", "USER_SESSIONS_TABLE_ARN")]
+    for export in exports:  # each one the API server will take: the FieldExport model's own check
+        assert FieldExport.model_validate(export).spec.to.name == cluster_manifests.TABLES_CONFIG_MAP
+    assert cluster_manifests.sample_app_values("repo", tables=True)["tablesConfigMap"] == "sample-app-tables"
+    assert cluster_manifests.sample_app_values("repo", tables=False)["tablesConfigMap"] == ""

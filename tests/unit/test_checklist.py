@@ -32,8 +32,8 @@ def test_what_is_only_read_has_nothing_to_remove() -> None:
 def test_teardown_waits_for_everything_that_needs_a_step_directly_or_through_others() -> None:
     assert _needing("vpc", CHECKLIST) >= {"subnets", "security groups", "eks cluster", "msk", "ebs", "efs",
                                           "cluster", "tables", "sample app"}
-    assert _needing("eks cluster", CHECKLIST) == {"eks nodegroup", "cluster", "tables", "cluster manifests",
-                                                   "sample app"}
+    assert _needing("eks cluster", CHECKLIST) == {"eks nodegroup", "cluster", "tables", "table exports",
+                                                   "cluster manifests", "sample app"}
     assert _needing("sample app", CHECKLIST) == set()
 
 

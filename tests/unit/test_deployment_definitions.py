@@ -19,7 +19,8 @@ from deployments.definitions import (
     drift_interval_seconds,
     table_changed_trigger,
 )
-from controller.events import TABLE_CHANGED, table_resource
+from ack.kinds import KINDS
+from controller.events import changed_event, event_resource
 
 PREFECT_YAML = Path(__file__).resolve().parents[2] / "prefect.yaml"
 NAMES = {"drift", "bootstrap", "teardown", "apply", "reconcile", "reconcile-on-change"}
@@ -73,15 +74,18 @@ def test_the_ui_forms_describe_every_parameter_and_default_all_but_the_manifests
             assert spec.get("description"), f"{name}: {parameter} has no description"
 
 
-def test_a_table_changed_event_starts_reconcile_for_the_resource_it_names():
+@pytest.mark.parametrize("kind", KINDS.values(), ids=lambda kind: kind.kind)
+def test_a_changed_event_starts_reconcile_for_the_resource_it_names(kind):
     trigger = table_changed_trigger()
-    assert trigger.expect == {TABLE_CHANGED}
-    event = Event(occurred="2026-01-01T00:00:00Z", event=TABLE_CHANGED, resource=table_resource("team-a", "orders"),
-                  id="00000000-0000-0000-0000-000000000001")
-    assert trigger.match.matches(Resource(table_resource("team-a", "orders")))
+    assert trigger.expect == {"ackflow.table.changed", "ackflow.backup.changed", "ackflow.fieldexport.changed"}
+    event = Event(occurred="2026-01-01T00:00:00Z", event=changed_event(kind),
+                  resource=event_resource("team-a", "orders", kind), id="00000000-0000-0000-0000-000000000001")
+    assert event.event in trigger.expect
+    assert trigger.match.matches(Resource(event_resource("team-a", "orders", kind)))
+    assert not trigger.match.matches(Resource({"prefect.resource.id": "prefect.flow-run.1"}))
     rendered = {key: render_user_template_sync(template, {"event": event})
                 for key, template in trigger.parameters.items()}
-    assert rendered == {"namespace": "team-a", "name": "orders"}
+    assert rendered == {"kind": kind.kind, "namespace": "team-a", "name": "orders"}
 
 
 def test_prefect_yaml_mirrors_the_definitions(by_name):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ack.delta import Difference
-from ack.drift import Action, DriftClass, TableCheck, report
+from ack.drift import Action, DriftClass, ResourceCheck, report
 from ack.outcome import Outcome
 from flows import output
 from tasks.aws import ServiceResult
@@ -58,13 +58,13 @@ def test_outcomes_wrap_long_messages_within_the_terminal():
 
 
 def test_drift_prints_a_line_per_difference_and_counts_what_is_in_sync():
-    drifted = TableCheck("payments", "orders", "orders", DriftClass.DRIFTED,
+    drifted = ResourceCheck("payments", "orders", "orders", DriftClass.DRIFTED,
                          differences=[Difference("spec.provisionedThroughput.readCapacityUnits", 10, 5,
                                                  ("provisionedThroughput", "readCapacityUnits"))],
                          actions={"spec.provisionedThroughput.readCapacityUnits": (Action.REMEDIATED, "")})
-    refused = TableCheck("payments", "claims", "foreign", DriftClass.REFUSED, message="a table named foreign exists",
+    refused = ResourceCheck("payments", "claims", "foreign", DriftClass.REFUSED, message="a table named foreign exists",
                          actions={"": (Action.REFUSED, "a table named foreign exists")})
-    frame = report([drifted, refused, TableCheck("payments", "ok", "ok", DriftClass.IN_SYNC)])
+    frame = report([drifted, refused, ResourceCheck("payments", "ok", "ok", DriftClass.IN_SYNC)])
     findings = frame[frame["class"] != "IN_SYNC"].to_dict(orient="records")
     lines = output.drift_lines(findings, 1, "r.csv").splitlines()
     assert lines == ["DRIFTED payments/orders spec.provisionedThroughput.readCapacityUnits 5 -> 10 remediated",
