@@ -37,7 +37,7 @@ from tasks.helm import uninstall_release
 from tasks.kube_apply import delete_manifests, locate
 
 from tests.integration.iam_policies import BOOTSTRAP_POLICY, TABLES_POLICY, outside
-from tests.integration.tables import CallCounter
+from tests.integration.tables import CallCounter, describe
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +113,7 @@ def fresh_cluster(target: Any, config_path: Path) -> None:
     """Remove what any bootstrap applied to the shared API server: a new prefix's EKS cluster has none of it."""
     config = load_config(config_path)
     delete_manifests.fn(target, cluster_manifests.for_config(config, "fs-x"), "kubernetes")
+    delete_manifests.fn(target, cluster_manifests.table_exports([]), "table exports")  # the app's ConfigMap
     uninstall_release.fn(target, cluster_manifests.APP_NAME, cluster_manifests.APP_CHART,
                          cluster_manifests.APP_NAMESPACE, False)
 
@@ -318,6 +319,22 @@ def test_a_first_run_creates_the_checklist_and_a_second_finds_it_all(target, boo
         (r.service, r.name, r.id) for r in run.first if r.service != "cluster"]
     assert run.second_calls, "the second run read nothing from the endpoint"
     assert mutating(run.second_calls) == []
+
+
+def test_the_sample_app_reads_its_tables_names_and_arns_through_field_exports(target, bootstrapped):
+    core = kube.CoreV1Api(target.kube_api())
+    data = core.read_namespaced_config_map(cluster_manifests.TABLES_CONFIG_MAP, cluster_manifests.APP_NAMESPACE).data
+    expected = {}
+    for table in TABLES:
+        name = f"{bootstrapped.prefix}-{table}"
+        key = name.upper().replace("-", "_")
+        expected[f"{key}_TABLE_NAME"] = name
+        expected[f"{key}_TABLE_ARN"] = describe(target, name)["TableArn"]
+    assert data == expected
+    deployment = kube.AppsV1Api(target.kube_api()).read_namespaced_deployment(
+        cluster_manifests.APP_NAME, cluster_manifests.APP_NAMESPACE)
+    [container] = deployment.spec.template.spec.containers
+    assert [source.config_map_ref.name for source in container.env_from] == [cluster_manifests.TABLES_CONFIG_MAP]
 
 
 def test_the_run_graph_shows_the_checklists_dependencies(bootstrapped):

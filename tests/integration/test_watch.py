@@ -16,7 +16,7 @@ from controller.informer import ResourceWatch, WorkFilter
 from tasks.kube_tables import ensure_crd
 from tests.integration.prefect_server import Process, child_env, wait_until
 from tests.integration.tables import (
-    CONTROLLER_NAMESPACE, Cluster, dynamodb, install_controller, kubectl, manifest, simple_spec, table_exists,
+    CONTROLLER_NAMESPACE, Cluster, describe, dynamodb, install_controller, kubectl, manifest, simple_spec, table_exists,
     token_kubeconfig, unique,
 )
 
@@ -30,7 +30,7 @@ def _resource(generation: int = 1, observed: int | None = None, synced: bool = F
         meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     status = {"observedGeneration": observed,
               "conditions": [{"type": "ACK.ResourceSynced", "status": "True" if synced else "False"}]}
-    return {"metadata": meta, "status": status}
+    return {"apiVersion": "dynamodb.services.k8s.aws/v1alpha1", "kind": "Table", "metadata": meta, "status": status}
 
 
 def test_our_own_writes_need_no_work_and_a_users_changes_do():
@@ -112,7 +112,7 @@ def test_tables_applied_changed_and_deleted_with_kubectl_are_reconciled_by_the_w
     wait_until(lambda: _synced(cluster, "orders", namespace, 1), "the watch syncing a new Table", SYNC_TIMEOUT,
                watching)
     wait_until(lambda: f"{namespace}/orders: Synced" in watching.output(), "the watch's line", 30, watching)
-    assert f"ADDED {namespace}/orders (generation 1): queued" in watching.output()
+    assert f"ADDED Table {namespace}/orders (generation 1): queued" in watching.output()
 
     resource["spec"]["tags"] = [{"key": "team", "value": "platform"}]
     path = _apply(sandbox, resource, tmp_path)
@@ -122,7 +122,7 @@ def test_tables_applied_changed_and_deleted_with_kubectl_are_reconciled_by_the_w
     assert dynamodb(target).list_tags_of_resource(ResourceArn=arn)["Tags"][-1:] == [{"Key": "team",
                                                                                        "Value": "platform"}]
     wait_until(lambda: watching.output().count(f"{namespace}/orders: Synced") == 2, "the watch's line", 30, watching)
-    assert f"MODIFIED {namespace}/orders (generation 2): queued" in watching.output()
+    assert f"MODIFIED Table {namespace}/orders (generation 2): queued" in watching.output()
     # Our own finalizer and status writes caused no reconcile of their own: one line per user change.
     assert watching.output().count(f"{namespace}/orders (generation") == 2
 
@@ -144,6 +144,37 @@ def test_a_watch_whose_resource_version_is_gone_lists_again(target, cluster):
     tables.stop()
     assert (change, resource["metadata"]["name"]) == ("LISTED", "t")
     assert list(changes) == []  # and a stopped watch ends
+
+
+@pytest.mark.integration
+def test_a_field_export_follows_its_source_as_the_watch_reconciles_both(watching, sandbox, target, cluster, tmp_path):
+    """ACK's FieldExport, with the role the chart grants: the stream's ARN is exported once the Table has a stream,
+    and again when the stream is replaced, with no change to the FieldExport itself."""
+    namespace, table = unique("exported"), unique("exported")
+    cluster.core.create_namespace({"metadata": {"name": namespace}})
+    cluster.core.create_namespaced_config_map(namespace, {"metadata": {"name": "app"}})
+    resource = manifest("orders", simple_spec(table), namespace)
+    _apply(sandbox, resource, tmp_path)
+    _apply(sandbox, {"apiVersion": "services.k8s.aws/v1alpha1", "kind": "FieldExport",
+                     "metadata": {"name": "stream", "namespace": namespace},
+                     "spec": {"from": {"path": ".status.latestStreamARN",
+                                       "resource": {"group": "dynamodb.services.k8s.aws", "kind": "Table",
+                                                    "name": "orders"}},
+                              "to": {"kind": "configmap", "name": "app", "key": "STREAM"}}}, tmp_path)
+    wait_until(lambda: _synced(cluster, "orders", namespace, 1), "the Table synced", SYNC_TIMEOUT, watching)
+    wait_until(lambda: f"FieldExport {namespace}/stream: Terminal (PathNotFound)" in watching.output(),
+               "the FieldExport waiting for a stream", 60, watching)
+
+    def exported() -> str | None:
+        return (cluster.core.read_namespaced_config_map("app", namespace).data or {}).get("STREAM")
+
+    for view in ("NEW_IMAGE", "KEYS_ONLY"):  # a new view type is a new stream: a new ARN
+        resource["spec"]["streamSpecification"] = {"streamEnabled": True, "streamViewType": view}
+        _apply(sandbox, resource, tmp_path)
+        wait_until(lambda: exported() == describe(target, table).get("LatestStreamArn"), "the stream's ARN exported",
+                   SYNC_TIMEOUT, watching)
+    assert exported().startswith(f"arn:aws:dynamodb:{target.region}:") and "/stream/" in exported()
+    assert watching.output().count(f"FieldExport {namespace}/stream (generation") == 1  # applied once
 
 
 @pytest.mark.integration
