@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, ValidationError
+from pydantic import Field, StringConstraints
 
 from ack.model import (
     ADOPTION_POLICY,
@@ -25,8 +25,9 @@ from ack.model import (
     WireModel,
     ReportedModel,
 )
+from ack.lifecycle import Refuse
 from ack.resource import DELETION_POLICIES, DeletionPolicy, Policies
-from ack.validate import Problem
+from ack.validate import Problem, typed
 
 BACKUP_API_VERSION = f"{GROUP}/v1alpha1"
 BackupStatusName = Literal["CREATING", "AVAILABLE", "DELETED"]
@@ -105,15 +106,8 @@ class BackupResource:
     @classmethod
     def parse(cls, raw: dict[str, Any], finalizer: str) -> BackupResource:
         meta = raw.get("metadata") or {}
-        try:
-            spec, problems = BackupSpec.model_validate(raw.get("spec") or {}), ()
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            spec, problems = None, (Problem("spec." + ".".join(map(str, first["loc"])), first["msg"]),)
-        try:
-            status = BackupStatus.model_validate(raw.get("status") or {})
-        except ValidationError:
-            status = BackupStatus()
+        spec, problems = typed(BackupSpec, raw.get("spec") or {})
+        status = typed(BackupStatus, raw.get("status") or {})[0] or BackupStatus()  # another's we cannot read: afresh
         return cls(namespace=meta.get("namespace", "default"), name=meta["name"], generation=meta.get("generation"),
                    deleting=bool(meta.get("deletionTimestamp")),
                    has_finalizer=finalizer in (meta.get("finalizers") or []),
@@ -122,14 +116,6 @@ class BackupResource:
 
 
 # ------------------------------------------------------------------------------------------ decisions
-
-
-@dataclass(frozen=True)
-class RefuseBackup:
-    """Nothing is done until the resource changes (ACK.Terminal)."""
-
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -162,7 +148,7 @@ class ReleaseBackup:
     message: str
 
 
-BackupDecision = RefuseBackup | CreateBackup | AwaitBackup | BackupReady | DeleteBackup | ReleaseBackup
+BackupDecision = Refuse | CreateBackup | AwaitBackup | BackupReady | DeleteBackup | ReleaseBackup
 
 
 def source_table(live: dict[str, Any]) -> tuple[str, str]:
@@ -178,16 +164,16 @@ def decide_backup(resource: BackupResource, live: dict[str, Any] | None, namespa
     if resource.deleting:
         return _deletion(resource, live, namespace_policy, default_policy)
     if resource.policies.problems:
-        return RefuseBackup("InvalidAnnotation", "; ".join(map(str, resource.policies.problems)))
+        return Refuse("InvalidAnnotation", "; ".join(map(str, resource.policies.problems)))
     if resource.spec is None:
-        return RefuseBackup("InvalidSpec", "; ".join(map(str, resource.spec_problems)))
+        return Refuse("InvalidSpec", "; ".join(map(str, resource.spec_problems)))
     if resource.policies.adoption:
-        return RefuseBackup("Unsupported", f"metadata.annotations[{ADOPTION_POLICY}]: adopting an existing backup is "
+        return Refuse("Unsupported", f"metadata.annotations[{ADOPTION_POLICY}]: adopting an existing backup is "
                                            "not supported; leave the annotation out to make a new backup")
     spec = resource.spec
     if live is None:
         if resource.policies.read_only:
-            return RefuseBackup("BackupMissing", f"read-only: the backup {spec.backup_name} does not exist")
+            return Refuse("BackupMissing", f"read-only: the backup {spec.backup_name} does not exist")
         # Never made, or deleted outside the cluster: ACK makes it (again); a new backup of the table as it is now.
         return CreateBackup({"TableName": spec.table_name, "BackupName": spec.backup_name})
     details = live.get("BackupDetails") or {}
@@ -197,7 +183,7 @@ def decide_backup(resource: BackupResource, live: dict[str, Any] | None, namespa
     if spec.table_name not in source_table(live):
         changed.append(f"spec.tableName: the backup is of the table {source_table(live)[0]!r}")
     if changed:
-        return RefuseBackup("Immutable", "; ".join(changed) + ": AWS cannot change a backup; create a new Backup "
+        return Refuse("Immutable", "; ".join(changed) + ": AWS cannot change a backup; create a new Backup "
                                                              "resource for another")
     if details.get("BackupStatus") == "CREATING":
         return AwaitBackup(f"the backup {spec.backup_name} is CREATING")
@@ -210,9 +196,9 @@ def _deletion(resource: BackupResource, live: dict[str, Any] | None, namespace_p
         return ReleaseBackup("Deleted", "")
     bad = [p for p in resource.policies.problems if "deletion-policy" in p.field]
     if bad:
-        return RefuseBackup("InvalidAnnotation", "; ".join(map(str, bad)))
+        return Refuse("InvalidAnnotation", "; ".join(map(str, bad)))
     if namespace_policy is not None and namespace_policy not in DELETION_POLICIES:
-        return RefuseBackup("InvalidAnnotation", f"the namespace's {GROUP}/deletion-policy: {namespace_policy!r} is "
+        return Refuse("InvalidAnnotation", f"the namespace's {GROUP}/deletion-policy: {namespace_policy!r} is "
                                                  "not one of 'delete', 'retain'")
     name = resource.spec.backup_name if resource.spec else resource.name
     if resource.policies.read_only or (resource.policies.deletion or namespace_policy or default_policy) == "retain":

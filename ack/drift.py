@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from ack.backup import AwaitBackup, BackupReady, BackupResource, CreateBackup, RefuseBackup, decide_backup
+from ack.backup import AwaitBackup, BackupReady, BackupResource, CreateBackup, decide_backup
 from ack.delta import Difference, delta
-from ack.field_export import AwaitExport, ExportDecision, FieldExportResource, RefuseExport, WriteExport
+from ack.field_export import AwaitExport, ExportDecision, FieldExportResource, WriteExport
 from ack.kinds import BACKUP, FIELD_EXPORT, TABLE, Key
 from ack.lifecycle import Adopt, AwaitTable, Converge, Create, Decision, Observe, Refuse
 from ack.model import rfc3339
@@ -128,7 +128,7 @@ def backup_check(resource: BackupResource, live: dict[str, Any] | None, default:
         check.drift_class, check.message = DriftClass.NOT_READY, "the resource is being deleted"
         return check
     match decide_backup(resource, live):
-        case RefuseBackup(reason, message):
+        case Refuse(reason, message):
             check.drift_class, check.reason, check.message = DriftClass.REFUSED, reason, message
         case CreateBackup() if resource.arn:
             check.drift_class, check.message = DriftClass.MISSING, "the backup was deleted outside the cluster"
@@ -158,7 +158,7 @@ def export_check(resource: FieldExportResource, decision: ExportDecision | None,
     match decision:
         case _ if resource.deleting:
             check.drift_class, check.message = DriftClass.NOT_READY, "the resource is being deleted"
-        case RefuseExport(reason, message):
+        case Refuse(reason, message):
             check.drift_class, check.reason, check.message = DriftClass.REFUSED, reason, message
         case AwaitExport(_, message):
             check.drift_class, check.message = DriftClass.NOT_READY, message

@@ -14,11 +14,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from ack.conditions import is_synced
+from ack.lifecycle import Refuse
 from ack.model import Condition, ObjectMeta, ReportedModel, WireModel
-from ack.validate import Problem
+from ack.validate import Problem, typed
 
 FIELD_EXPORT_GROUP = "services.k8s.aws"
 FIELD_EXPORT_API_VERSION = f"{FIELD_EXPORT_GROUP}/v1alpha1"
@@ -103,11 +104,7 @@ class FieldExportResource:
     @classmethod
     def parse(cls, raw: dict[str, Any], finalizer: str) -> FieldExportResource:
         meta = raw.get("metadata") or {}
-        try:
-            spec, problems = FieldExportSpec.model_validate(raw.get("spec") or {}), ()
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            spec, problems = None, (Problem("spec." + ".".join(map(str, first["loc"])), first["msg"]),)
+        spec, problems = typed(FieldExportSpec, raw.get("spec") or {})
         if spec is not None:
             try:
                 parse_path(spec.from_.path)
@@ -175,14 +172,6 @@ class SkipExport:
 
 
 @dataclass(frozen=True)
-class RefuseExport:
-    """Nothing is written until the FieldExport (or, for PathNotFound, its source) changes."""
-
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
 class AwaitExport:
     """Not yet: the source does not exist or is not synced, or the target does not exist."""
 
@@ -202,7 +191,7 @@ class WriteExport:
         return self.value != self.current
 
 
-ExportDecision = SkipExport | RefuseExport | AwaitExport | WriteExport
+ExportDecision = SkipExport | Refuse | AwaitExport | WriteExport
 
 
 @dataclass(frozen=True)
@@ -215,16 +204,16 @@ class ExportInputs:
     current: str | None = None
 
 
-def export_refusal(resource: FieldExportResource, served: bool) -> SkipExport | RefuseExport | None:
+def export_refusal(resource: FieldExportResource, served: bool) -> SkipExport | Refuse | None:
     """What stops a FieldExport whatever its source holds, checked before anything is read. `served`: whether this
     controller serves the source's kind."""
     if resource.spec is None or resource.spec_problems:
-        return RefuseExport("InvalidSpec", "; ".join(map(str, resource.spec_problems)))
+        return Refuse("InvalidSpec", "; ".join(map(str, resource.spec_problems)))
     ref = resource.spec.from_.resource
     if not served:
         return SkipExport(f"{ref.group}/{ref.kind} is not served here: left to its own controller")
     if resource.target_namespace != resource.namespace:
-        return RefuseExport("CrossNamespace", f"spec.to.namespace: {resource.target_namespace!r} is not the "
+        return Refuse("CrossNamespace", f"spec.to.namespace: {resource.target_namespace!r} is not the "
                                               f"FieldExport's own namespace {resource.namespace!r}; a FieldExport "
                                               "writes only in its own namespace")
     return None
@@ -242,7 +231,7 @@ def decide_export(resource: FieldExportResource, inputs: ExportInputs) -> Export
         return AwaitExport("SourceNotSynced", f"the source {source_name} is not synced yet")
     value = export_value(inputs.source, spec.from_.path)
     if value is None:
-        return RefuseExport("PathNotFound", f"spec.from.path: {spec.from_.path} of {source_name} is not a string, "
+        return Refuse("PathNotFound", f"spec.from.path: {spec.from_.path} of {source_name} is not a string, "
                                             "boolean or integer (or is not there)")
     to = spec.to
     if not inputs.target_exists:

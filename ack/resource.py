@@ -11,7 +11,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import ValidationError
 
 from ack.model import (
     ADOPTION_FIELDS,
@@ -25,7 +24,7 @@ from ack.model import (
     TableSpec,
     TableStatus,
 )
-from ack.validate import Problem, effective, validate
+from ack.validate import Problem, effective, typed, validate
 
 DeletionPolicy = Literal["delete", "retain"]
 AdoptionPolicy = Literal["adopt", "adopt-or-create"]
@@ -156,10 +155,7 @@ class TableResource:
     def parse(cls, raw: dict[str, Any]) -> TableResource:
         meta = raw.get("metadata") or {}
         spec, problems, advisories = _spec(raw.get("spec") or {})
-        try:
-            status = TableStatus.model_validate(raw.get("status") or {})
-        except ValidationError:  # another controller's status we cannot read: start afresh
-            status = TableStatus()
+        status = typed(TableStatus, raw.get("status") or {})[0] or TableStatus()  # another's we cannot read: afresh
         return cls(
             namespace=meta.get("namespace", "default"),
             name=meta["name"],
@@ -178,11 +174,8 @@ class TableResource:
 def _spec(raw: dict[str, Any]) -> tuple[TableSpec | None, tuple[Problem, ...], tuple[Problem, ...]]:
     """The typed spec AWS is asked for, what AWS would refuse in it and what it leaves out as unused; or None and
     the first problem the model finds."""
-    try:
-        written = TableSpec.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        path = "spec." + ".".join(str(part) for part in first["loc"])
-        return None, (Problem(path, first["msg"]),), ()
+    written, problems = typed(TableSpec, raw)
+    if written is None:
+        return None, problems, ()
     spec, left_out = effective(written)
     return spec, tuple(validate(spec)), tuple(left_out)

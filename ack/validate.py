@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from ack.delta import Difference, delta
 from ack.model import (
@@ -18,6 +20,7 @@ from ack.model import (
 )
 
 ProblemKind = Literal["invalid", "requires_replacement", "unsupported", "ignored"]
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,15 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
+
+
+def typed(model: type[M], raw: dict[str, Any], where: str = "spec") -> tuple[M | None, tuple[Problem, ...]]:
+    """`raw` as a `model`, or None and the first field the model refuses (`spec.backupName: ...`)."""
+    try:
+        return model.model_validate(raw), ()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return None, (Problem(".".join([where, *map(str, first["loc"])]), first["msg"]),)
 
 
 def validate(spec: TableSpec) -> list[Problem]:

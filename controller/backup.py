@@ -13,13 +13,13 @@ from ack.backup import (
     BackupResource,
     CreateBackup,
     DeleteBackup,
-    RefuseBackup,
     ReleaseBackup,
     decide_backup,
     status_from_backup,
 )
 from ack.errors import ReconcileError
 from ack.kinds import BACKUP
+from ack.lifecycle import Refuse
 from ack.model import NAMESPACE_DELETION_POLICY
 from ack.resource import DeletionPolicy
 from ack.result import Result, Synced
@@ -57,7 +57,7 @@ class BackupRound(Round[BackupResource]):
             if live is not None:
                 self.details = live.get("BackupDetails")
             decision = decide_backup(resource, live, namespace_policy, self.deletion_policy)
-            if not resource.deleting and not isinstance(decision, RefuseBackup):
+            if not resource.deleting and not isinstance(decision, Refuse):
                 self.keep_finalizer()
             return self._act(decision)
         except ReconcileError as exc:
@@ -65,7 +65,7 @@ class BackupRound(Round[BackupResource]):
 
     def _act(self, decision: BackupDecision) -> Result:
         match decision:
-            case RefuseBackup(reason, message):
+            case Refuse(reason, message):
                 return self.finish(self.terminal(reason, message))
             case CreateBackup(params):
                 answer = self.call("CreateBackup", params, f"back up the table {params['TableName']}")

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 from ack.kinds import KINDS, TABLE, Kind
 
-TABLE_DRIFTED = "ackflow.table.drifted"
-TABLE_REMEDIATED = "ackflow.table.remediated"
 
 
 def changed_event(kind: Kind) -> str:
     """The event the controller emits (with --emit-only) when a resource of `kind` needs work."""
     return f"ackflow.{kind.singular}.changed"
+
+
+def drifted_event(kind: Kind) -> str:
+    """The event a drift run emits for a resource found drifted (`ackflow.table.drifted`, ...)."""
+    return f"ackflow.{kind.singular}.drifted"
+
+
+def remediated_event(kind: Kind) -> str:
+    """The event a drift run emits for a resource it remediated."""
+    return f"ackflow.{kind.singular}.remediated"
 
 
 TABLE_CHANGED = changed_event(TABLE)

@@ -12,13 +12,13 @@ from ack.field_export import (
     ExportDecision,
     ExportInputs,
     FieldExportResource,
-    RefuseExport,
     SkipExport,
     WriteExport,
     decide_export,
     export_refusal,
 )
 from ack.kinds import FIELD_EXPORT, Kind, kind_named
+from ack.lifecycle import Refuse
 from ack.result import Requeue, Result, Synced
 from controller.round import Round
 from tasks.connections import Target
@@ -65,13 +65,13 @@ class ExportRound(Round[FieldExportResource]):
         decision = decide(self.target, resource)
         if isinstance(decision, SkipExport):  # another controller's: no finalizer, no status
             return Synced("Skipped", decision.message)
-        if not isinstance(decision, RefuseExport):
+        if not isinstance(decision, Refuse):
             self.keep_finalizer()
         return self.finish(self._act(decision))
 
     def _act(self, decision: ExportDecision) -> Result:
         match decision:
-            case RefuseExport(reason, message):  # PathNotFound too: looked at again when the source changes
+            case Refuse(reason, message):  # PathNotFound too: looked at again when the source changes
                 return self.terminal(reason, message)
             case AwaitExport("TargetNotFound", message):  # someone must create it: the backoff's pace
                 self.conditions = cond.recoverable(self.conditions, "TargetNotFound", message)

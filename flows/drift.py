@@ -48,12 +48,12 @@ from ack.drift import (
 from ack.backup import BackupResource
 from ack.errors import ReconcileError
 from ack.field_export import FieldExportResource, SkipExport
-from ack.kinds import BACKUP, FIELD_EXPORT, TABLE, Key
+from ack.kinds import BACKUP, FIELD_EXPORT, KINDS, TABLE, Key
 from ack.lifecycle import decide, refusal
 from ack.normalize import LiveTable
 from ack.resource import DriftPolicy, TableResource
 from ack.result import Result, Synced
-from controller.events import TABLE_DRIFTED, TABLE_REMEDIATED, event_resource
+from controller.events import drifted_event, event_resource, remediated_event
 from controller.field_export import decide as decide_export
 from controller.table import capabilities_of, status_after
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, drive
@@ -309,12 +309,13 @@ def announce(checks: list[ResourceCheck]) -> None:
     for check in checks:
         if check.drift_class not in DRIFT_FOUND:
             continue
-        resource = event_resource(check.namespace, check.name) | {"ackflow.table-name": check.table}
+        kind = KINDS[check.kind]
+        resource = event_resource(check.namespace, check.name, kind) | {"ackflow.table-name": check.table}
         payload = {"class": check.drift_class.value, "differences": [d.path for d in check.differences]}
-        emit_event(event=TABLE_DRIFTED, resource=resource, payload=payload)
+        emit_event(event=drifted_event(kind), resource=resource, payload=payload)
         fixed = [path for path, (action, _) in check.actions.items() if action == Action.REMEDIATED]
         if fixed:
-            emit_event(event=TABLE_REMEDIATED, resource=resource, payload={"fixed": fixed})
+            emit_event(event=remediated_event(kind), resource=resource, payload={"fixed": fixed})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,6 @@ from ack.backup import (
     BackupResource,
     CreateBackup,
     DeleteBackup,
-    RefuseBackup,
     ReleaseBackup,
     decide_backup,
     status_from_backup,
@@ -22,7 +21,7 @@ from ack.field_export import (
     AwaitExport,
     ExportInputs,
     FieldExportResource,
-    RefuseExport,
+    Refuse,
     SkipExport,
     WriteExport,
     decide_export,
@@ -31,6 +30,7 @@ from ack.field_export import (
     parse_path,
 )
 from ack.kinds import BACKUP, FIELD_EXPORT, KINDS, TABLE, Key, kind_named
+from ack.lifecycle import Refuse
 from ack.manifests import ManifestError, parse_manifests
 from controller.controller import ExportIndex
 
@@ -68,7 +68,7 @@ def test_a_backup_is_made_once_awaited_while_creating_then_ready() -> None:
 
 def test_a_backup_deleted_outside_the_cluster_is_made_again_as_ack_does() -> None:
     assert isinstance(decide_backup(backup(), None), CreateBackup)
-    assert isinstance(decide_backup(backup(annotations={"services.k8s.aws/read-only": "true"}), None), RefuseBackup)
+    assert isinstance(decide_backup(backup(annotations={"services.k8s.aws/read-only": "true"}), None), Refuse)
 
 
 @pytest.mark.parametrize("spec, field", [
@@ -77,7 +77,7 @@ def test_a_backup_deleted_outside_the_cluster_is_made_again_as_ack_does() -> Non
 ])
 def test_a_backup_cannot_change_terminal_naming_the_field(spec: dict[str, str], field: str) -> None:
     decision = decide_backup(backup(spec), described())
-    assert isinstance(decision, RefuseBackup) and decision.reason == "Immutable" and field in decision.message
+    assert isinstance(decision, Refuse) and decision.reason == "Immutable" and field in decision.message
 
 
 def test_a_backups_table_may_be_named_by_arn() -> None:
@@ -95,15 +95,15 @@ def test_deleting_a_backup_respects_the_deletion_policy_and_waits_while_creating
     assert decide_backup(backup(deleting=True), described(), namespace_policy="retain").state == "Retained"
     assert decide_backup(backup(deleting=True), described(), default_policy="retain").state == "Retained"
     refused = decide_backup(backup(deleting=True), described(), namespace_policy="sometimes")
-    assert isinstance(refused, RefuseBackup) and "sometimes" in refused.message
+    assert isinstance(refused, Refuse) and "sometimes" in refused.message
 
 
 def test_bad_backup_specs_and_annotations_are_refused_naming_the_field() -> None:
     bad = backup({"backupName": "x", "tableName": "orders"}, made=False)  # AWS: 3 to 255 characters
     decision = decide_backup(bad, None)
-    assert isinstance(decision, RefuseBackup) and decision.message.startswith("spec.backupName")
+    assert isinstance(decision, Refuse) and decision.message.startswith("spec.backupName")
     adopting = decide_backup(backup(annotations={"services.k8s.aws/adoption-policy": "adopt"}, made=False), None)
-    assert isinstance(adopting, RefuseBackup) and "adoption-policy" in adopting.message
+    assert isinstance(adopting, Refuse) and "adoption-policy" in adopting.message
 
 
 def test_a_backups_status_is_acks() -> None:
@@ -166,7 +166,7 @@ def test_a_path_not_understood_is_refused_naming_the_field(path: str) -> None:
     with pytest.raises(ValueError):
         parse_path(path)
     refused = export_refusal(export(path=path), served=True)
-    assert isinstance(refused, RefuseExport) and refused.message.startswith("spec.from.path")
+    assert isinstance(refused, Refuse) and refused.message.startswith("spec.from.path")
 
 
 def test_an_export_waits_for_its_source_then_writes_only_what_differs() -> None:
@@ -180,14 +180,14 @@ def test_an_export_waits_for_its_source_then_writes_only_what_differs() -> None:
     assert write == WriteExport("arn:aws:dynamodb:us-east-1:123456789012:table/orders", None) and write.needed
     assert not decide_export(resource, ExportInputs(table(), True, write.value)).needed
     nowhere = decide_export(export(path=".status.latestStreamARN"), ExportInputs(table(), True, None))
-    assert isinstance(nowhere, RefuseExport) and nowhere.reason == "PathNotFound"
+    assert isinstance(nowhere, Refuse) and nowhere.reason == "PathNotFound"
 
 
 def test_an_exports_key_defaults_to_acks_and_its_target_stays_in_its_namespace() -> None:
     assert export().target_key == "shop.orders-arn"
     assert export({"kind": "secret", "name": "s", "key": "TABLE_ARN"}).target_key == "TABLE_ARN"
     elsewhere = export_refusal(export({"kind": "configmap", "name": "c", "namespace": "other"}), served=True)
-    assert isinstance(elsewhere, RefuseExport) and elsewhere.message.startswith("spec.to.namespace")
+    assert isinstance(elsewhere, Refuse) and elsewhere.message.startswith("spec.to.namespace")
     foreign = export_refusal(export(source={"group": "rds.services.k8s.aws", "kind": "DBInstance", "name": "db"}),
                              served=False)
     assert isinstance(foreign, SkipExport)
