@@ -153,8 +153,12 @@ class Controller:
         key = Key.of(resource, kind)
         if kind is FIELD_EXPORT:
             self.exports.note(change, resource)
-        elif not self.settings.emit_only:  # any change of a source (its status too) is news for its exports
-            for export in self.exports.reading(key):
+        for export in self.exports.reading(key):  # any change of a source (its status too) is news for its exports
+            if self.settings.emit_only:
+                emit_event(changed_event(FIELD_EXPORT), resource=event_resource(export.namespace, export.name,
+                                                                                 FIELD_EXPORT),
+                           payload={"change": "SOURCE_CHANGED", "source": str(key)})
+            else:
                 self.queue.add(export)
         if not self.needs_work(change, resource):
             if change == "LISTED" and self.settings.resync_seconds and not self.settings.emit_only:

@@ -51,7 +51,7 @@ CHECKLIST = {
     "eks cluster": 1, "eks nodegroup": 1, "db subnet group": 1, "rds instance": 1, "codepipeline": 1,
     "codebuild project": 2, "msk cluster": 1, "app mesh": 1, "api gateway": 1, "log group": 4, "alarm": 3,
     "dashboard": 1, "ebs volume": 1, "efs file system": 1, "efs mount target": 2, "dynamodb table": 2,
-    "helm release": 1,
+    "table exports": 5, "helm release": 1,  # the app's ConfigMap, and a name and an ARN FieldExport per table
 }
 KUBERNETES_OBJECTS = {
     "DaemonSet amazon-cloudwatch/cloudwatch-agent", "DaemonSet amazon-cloudwatch/fluent-bit",
