@@ -106,7 +106,8 @@ def test_ui_started_deployments_have_forms_and_reconcile_on_change_has_its_trigg
         assert detect_only["type"] == "boolean" and detect_only["default"] is False and detect_only["description"]
         on_change = prefect.read_deployment_by_name("reconcile/reconcile-on-change")
         [automation] = prefect.read_resource_related_automations(f"prefect.deployment.{on_change.id}")
-    assert automation.enabled and automation.trigger.expect == {"ackflow.table.changed"}
+    assert automation.enabled and automation.trigger.expect == {"ackflow.table.changed", "ackflow.backup.changed",
+                                                                 "ackflow.fieldexport.changed"}
     assert automation.actions[0].deployment_id == on_change.id
 
 
@@ -163,14 +164,14 @@ def test_a_watched_change_starts_reconcile_on_change(server, served, home, sandb
         assert applied.returncode == 0, applied.stderr
         wait_until(lambda: _synced(cluster, "events", namespace), "reconcile-on-change syncing the table",
                    RUN_TIMEOUT, watch, every=1)
-        assert f"ADDED {namespace}/events (generation 1): event emitted" in watch.output()
+        assert f"ADDED Table {namespace}/events (generation 1): event emitted" in watch.output()
     finally:
         assert watch.stop() == 0, watch.output()[-3000:]
     with client(server) as prefect:
         on_change = prefect.read_deployment_by_name("reconcile/reconcile-on-change")
         runs = prefect.read_flow_runs(flow_run_filter=FlowRunFilter(
             deployment_id=FlowRunFilterDeploymentId(any_=[on_change.id])))
-    assert {"namespace": namespace, "name": "events"} in [run.parameters for run in runs]
+    assert {"kind": "Table", "namespace": namespace, "name": "events"} in [run.parameters for run in runs]
 
 
 def test_no_secret_reaches_a_log_or_an_artifact(server, served, sandbox):
