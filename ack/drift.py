@@ -65,6 +65,8 @@ class ResourceCheck:
     remediable: bool = False  # reconcile would change the table: remediation may run
     kind: str = TABLE.kind
     remedy: str = "created again (empty)"  # what remediating a MISSING resource does
+    account: str = ""  # where its AWS resource is (ack/placement.py); "" when it could not be placed
+    region: str = ""
 
     @property
     def key(self) -> Key:
@@ -114,10 +116,11 @@ def check_of(resource: TableResource, live: LiveTable | None, decision: Decision
     return check
 
 
-def backup_check(resource: BackupResource, live: dict[str, Any] | None, default: DriftPolicy,
-                 error: str = "") -> ResourceCheck:
+def backup_check(resource: BackupResource, live: dict[str, Any] | None, default: DriftPolicy, error: str = "",
+                 refused: Refuse | None = None) -> ResourceCheck:
     """The class of one Backup resource, from its backup as DescribeBackup describes it (None: there is none) and
-    the Backup's own decision (`error`: why the backup could not be read)."""
+    the Backup's own decision (`error`: why the backup could not be read; `refused`: why it may not be looked for,
+    e.g. its account has no role)."""
     check = ResourceCheck(resource.namespace, resource.name, resource.spec.table_name if resource.spec else "",
                           DriftClass.IN_SYNC, policy=resource.policies.drift_policy(default), kind=BACKUP.kind,
                           remedy="made again: a new backup of the table as it is now")
@@ -127,7 +130,7 @@ def backup_check(resource: BackupResource, live: dict[str, Any] | None, default:
     if resource.deleting:
         check.drift_class, check.message = DriftClass.NOT_READY, "the resource is being deleted"
         return check
-    match decide_backup(resource, live):
+    match refused or decide_backup(resource, live):
         case Refuse(reason, message):
             check.drift_class, check.reason, check.message = DriftClass.REFUSED, reason, message
         case CreateBackup() if resource.arn:
@@ -214,15 +217,16 @@ def _unfixed(result: Result) -> tuple[Action, str]:
     return Action.REPORTED, "not changed"
 
 
-REPORT_COLUMNS = ["namespace", "kind", "resource", "table", "class", "field", "desired", "actual", "action", "message"]
+REPORT_COLUMNS = ["namespace", "kind", "resource", "account", "region", "table", "class", "field", "desired", "actual",
+                  "action", "message"]
 
 
 def report(checks: list[ResourceCheck]) -> pd.DataFrame:
     """One row per difference; one row per resource with none (in sync, missing, not ready, error, unmanaged)."""
     rows = []
     for check in checks:
-        base = {"namespace": check.namespace, "kind": check.kind, "resource": check.name, "table": check.table,
-                "class": check.drift_class.value}
+        base = {"namespace": check.namespace, "kind": check.kind, "resource": check.name, "account": check.account,
+                "region": check.region, "table": check.table, "class": check.drift_class.value}
         if not check.differences:
             action = check.actions.get("", (Action.NONE, ""))
             rows.append({**base, "field": "", "desired": "", "actual": "", "action": action[0].value,

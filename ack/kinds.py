@@ -26,7 +26,7 @@ TABLE_PRINTER_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # each kind is one object: compared and hashed by identity
 class Kind:
     """One kind of custom resource: its names on the API server, and the models its schema is generated from."""
 

@@ -30,7 +30,6 @@ ADOPTION_POLICY = "services.k8s.aws/adoption-policy"  # adopt | adopt-or-create
 ADOPTION_FIELDS = "services.k8s.aws/adoption-fields"  # JSON, e.g. {"tableName": "..."}
 ADOPTED_ANNOTATION = "services.k8s.aws/adopted"  # "true" once the resource took over an existing table
 READ_ONLY = "services.k8s.aws/read-only"
-REGION = "services.k8s.aws/region"
 
 # Opt-ins and policies of this project (ACK has none): destroying what the spec does not name,
 # recreating a table deleted outside the cluster, and what drift checks may do (remediate | detect-only).

@@ -21,20 +21,18 @@ from ack.errors import ReconcileError
 from ack.kinds import BACKUP
 from ack.lifecycle import Refuse
 from ack.model import NAMESPACE_DELETION_POLICY
-from ack.resource import DeletionPolicy
 from ack.result import Result, Synced
-from controller.round import Round
+from controller.round import Options, Round
 from tasks.connections import Target
 from tasks.dynamodb import read_backup
-from tasks.kube_tables import namespace_annotations, record_status
+from tasks.kube_tables import record_status
 
 
 class BackupRound(Round[BackupResource]):
     """One reconcile of one Backup resource."""
 
-    def __init__(self, target: Target, resource: BackupResource, deletion_policy: DeletionPolicy):
-        super().__init__(target, resource)
-        self.deletion_policy = deletion_policy
+    def __init__(self, target: Target, resource: BackupResource, options: Options):
+        super().__init__(target, resource, options)
         self.details: dict[str, Any] | None = None  # the backup as AWS last described it in this round
 
     def parse(self, raw: dict[str, Any]) -> BackupResource:
@@ -49,14 +47,16 @@ class BackupRound(Round[BackupResource]):
         resource = self.resource
         if resource.deleting and not resource.has_finalizer:
             return Synced("Deleted")
+        if refused := self.place():  # before any AWS call
+            return self.finish(self.terminal(refused.reason, refused.message))
         try:
             namespace_policy = None
             if resource.deleting and resource.policies.deletion is None:  # the namespace's default applies
-                namespace_policy = namespace_annotations(self.target, resource.namespace).get(NAMESPACE_DELETION_POLICY)
-            live = read_backup(self.target, resource.arn) if resource.arn else None
+                namespace_policy = self.namespace_annotations.get(NAMESPACE_DELETION_POLICY)
+            live = read_backup(self.aws, resource.arn) if resource.arn else None
             if live is not None:
                 self.details = live.get("BackupDetails")
-            decision = decide_backup(resource, live, namespace_policy, self.deletion_policy)
+            decision = decide_backup(resource, live, namespace_policy, self.options.deletion_policy)
             if not resource.deleting and not isinstance(decision, Refuse):
                 self.keep_finalizer()
             return self._act(decision)

@@ -20,8 +20,6 @@ from typing import Any
 from kubernetes import client
 from prefect.events import emit_event
 
-from ack.resource import DeletionPolicy
-from ack.tags import ResourceTags
 from ack.result import Result, describe
 from ack.field_export import FieldExportResource
 from ack.kinds import FIELD_EXPORT, KINDS, Key, Kind
@@ -30,6 +28,7 @@ from controller.informer import ResourceWatch, WorkFilter
 from controller.leader import LEASE_SECONDS, LeaderElector
 from controller.metrics import MetricsServer, QueueMetrics
 from controller.queue import WorkQueue
+from controller.round import Options
 from controller.workers import DEFAULT_WORKERS, Workers, resync_delay
 from tasks.connections import Target
 from tasks.kube_lease import LeaseLock, identity
@@ -54,8 +53,7 @@ class Settings:
     leader_election_namespace: str = "default"
     metrics_addr: str = ""  # HOST:PORT; empty: no metrics server
     emit_only: bool = False  # only emit ackflow.table.changed events (the reconcile-on-change deployment acts)
-    deletion_policy: DeletionPolicy = "delete"  # when neither a resource nor its namespace names one
-    resource_tags: ResourceTags | None = None  # None: default_resource_tags()
+    options: Options | None = None  # --deletion-policy, --resource-tags, --controller-namespace; None: the defaults
 
 
 class Controller:
@@ -119,9 +117,7 @@ class Controller:
         workers = None
         if not self.settings.emit_only:
             workers = Workers(self.target, self.queue, self.settings.max_concurrent_reconciles, self._said,
-                              resync_seconds=self.settings.resync_seconds,
-                              deletion_policy=self.settings.deletion_policy,
-                              resource_tags=self.settings.resource_tags).start()
+                              resync_seconds=self.settings.resync_seconds, options=self.settings.options).start()
         where = self.settings.namespace or "every namespace"
         kinds = ", ".join(watch.kind.kind for watch in self.watches)
         self.say(f"watching {kinds} resources in {where} with {self.settings.max_concurrent_reconciles} workers")

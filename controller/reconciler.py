@@ -9,8 +9,6 @@ queue brings the resource back when due.
 
 from __future__ import annotations
 
-import os
-
 import urllib3
 from kubernetes import client
 from prefect import task
@@ -20,28 +18,20 @@ from prefect.states import Completed, State
 from ack.backup import BackupResource
 from ack.field_export import FieldExportResource
 from ack.kinds import BACKUP, FIELD_EXPORT, KINDS, TABLE, Key
-from ack.resource import DeletionPolicy, TableResource
+from ack.resource import TableResource
 from ack.result import Requeue, Result, Synced, describe
-from ack.tags import DEFAULT_RESOURCE_TAGS, ResourceTags
 from controller.backup import BackupRound
 from controller.field_export import ExportRound
+from controller.round import Options
 from controller.table import TableRound
 from tasks.connections import Target
 from tasks.kube_tables import Conflict, read_resource
 
 
-def default_resource_tags() -> ResourceTags:
-    """The controller's tags for every table: ACK_RESOURCE_TAGS (the variable ACK's chart sets from its
-    resourceTags value) when set, else ACK's defaults."""
-    return ResourceTags.parse(os.environ.get("ACK_RESOURCE_TAGS", DEFAULT_RESOURCE_TAGS), "ACK_RESOURCE_TAGS")
-
-
-def reconcile(target: Target, key: Key, deletion_policy: DeletionPolicy, resource_tags: ResourceTags) -> Result:
+def reconcile(target: Target, key: Key, options: Options) -> Result:
     """The one entrance: one round for the resource `key` (a Prefect task run, named after it, whose final state
-    says the outcome), and when to come back. `deletion_policy` applies to a resource being deleted when neither it
-    nor its namespace names one (ACK's --deletion-policy); `resource_tags` are the tags kept on every table (ACK's
-    --resource-tags)."""
-    state = reconcile_round(target, key, deletion_policy, resource_tags, return_state=True)
+    says the outcome), and when to come back, under the controller's `options`."""
+    state = reconcile_round(target, key, options, return_state=True)
     # The value in memory (unpersisted, its record's `result`): State.result() would hop to Prefect's event loop.
     value = getattr(state.data, "result", state.data)
     if isinstance(value, BaseException) or state.is_failed():  # the round itself crashed (a bug): back off
@@ -50,27 +40,27 @@ def reconcile(target: Target, key: Key, deletion_policy: DeletionPolicy, resourc
 
 
 @task(name="reconcile", task_run_name="reconcile {key}", cache_policy=NO_CACHE, persist_result=False)
-def reconcile_round(target: Target, key: Key, deletion_policy: DeletionPolicy, resource_tags: ResourceTags) -> State:
+def reconcile_round(target: Target, key: Key, options: Options) -> State:
     """The resource brought a step closer to its spec (or deleted), its status written; the outcome as the task
     run's state: Synced (or Deleted, Retained, Gone, Skipped), Requeued, or Terminal (until the resource changes)."""
-    result = _round(target, key, deletion_policy, resource_tags)
+    result = _round(target, key, options)
     # A Terminal resource is not a crash of the round (Prefect would log a failed state twice, at length): the
     # state's name says it, and its message why.
     name = result.state if isinstance(result, Synced) else "Requeued" if isinstance(result, Requeue) else "Terminal"
     return Completed(data=result, message=describe(result), name=name)
 
 
-def _round(target: Target, key: Key, deletion_policy: DeletionPolicy, resource_tags: ResourceTags) -> Result:
+def _round(target: Target, key: Key, options: Options) -> Result:
     try:
         raw = read_resource.fn(target, key.namespace, key.name, KINDS[key.kind])
         if raw is None:
             return Synced("Gone", "the resource no longer exists")
         if key.kind == TABLE.kind:
-            return TableRound(target, TableResource.parse(raw), deletion_policy, resource_tags).run()
+            return TableRound(target, TableResource.parse(raw), options).run()
         if key.kind == BACKUP.kind:
-            return BackupRound(target, BackupResource.parse(raw, BACKUP.finalizer), deletion_policy).run()
+            return BackupRound(target, BackupResource.parse(raw, BACKUP.finalizer), options).run()
         assert key.kind == FIELD_EXPORT.kind, key
-        return ExportRound(target, FieldExportResource.parse(raw, FIELD_EXPORT.finalizer)).run()
+        return ExportRound(target, FieldExportResource.parse(raw, FIELD_EXPORT.finalizer), options).run()
     except Conflict as exc:  # changed while we worked: read it again at once, never overwrite blindly
         return Requeue("Conflict", str(exc), after=0.0)
     except client.ApiException as exc:

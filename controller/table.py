@@ -31,13 +31,12 @@ from ack.lifecycle import (
 )
 from ack.model import NAMESPACE_DELETION_POLICY
 from ack.normalize import LiveTable
-from ack.resource import DeletionPolicy, TableResource
+from ack.resource import TableResource
 from ack.result import Requeue, Result, Synced
-from ack.tags import ResourceTags
-from controller.round import Round
+from controller.round import Options, Round
 from tasks.connections import Target
 from tasks.dynamodb import read_live
-from tasks.kube_tables import mark_adopted, namespace_annotations, record_status
+from tasks.kube_tables import mark_adopted, record_status
 
 # Rounds that made only calls after which AWS takes the next at once (tags, Time to Live, backups): carried on
 # within the same reconcile, up to this many, rather than through the queue.
@@ -53,11 +52,9 @@ def capabilities_of(target: Target) -> Capabilities:
 class TableRound(Round[TableResource]):
     """One reconcile of one Table resource."""
 
-    def __init__(self, target: Target, resource: TableResource, deletion_policy: DeletionPolicy,
-                 resource_tags: ResourceTags):
-        super().__init__(target, resource)
-        self.deletion_policy = deletion_policy
-        self.resource_tags = resource_tags.render(resource.namespace, resource.name, CONTROLLER_VERSION)
+    def __init__(self, target: Target, resource: TableResource, options: Options):
+        super().__init__(target, resource, options)
+        self.resource_tags = options.resource_tags.render(resource.namespace, resource.name, CONTROLLER_VERSION)
         self.capabilities = capabilities_of(target)
         self.describe: dict[str, Any] | None = None  # the table as AWS last described it in this round
         self.records: dict[str, Any] = {}  # what applied specs named (status: managedIndexes, ...): managed_by()
@@ -67,7 +64,7 @@ class TableRound(Round[TableResource]):
         if self.resource.deleting:
             return self._finalize()
         self.conditions = cond.advise(self.conditions, [str(p) for p in self.resource.advisories])
-        if refused := refusal(self.resource, self.capabilities):  # before any AWS call
+        if refused := refusal(self.resource, self.capabilities) or self.place():  # before any AWS call
             return self.finish(self.terminal(refused.reason, refused.message))
         self.keep_finalizer()
         try:
@@ -80,7 +77,7 @@ class TableRound(Round[TableResource]):
         spec = self.resource.spec
         assert spec is not None  # refusal() refuses a spec that does not fit the model
         for _ in range(QUICK_ROUNDS):
-            live = read_live(self.target, spec, self.resource.reads_policy)
+            live = read_live(self.aws, spec, self.resource.reads_policy)
             if live is not None:
                 self.describe = live.describe
             decision = decide(self.resource, live, self.capabilities, resource_tags=self.resource_tags)
@@ -151,14 +148,15 @@ class TableRound(Round[TableResource]):
         resource = self.resource
         if not resource.has_finalizer:
             return Synced("Deleted")
+        if refused := self.place():  # where its table is: nowhere else is anything deleted
+            return self.finish(self.terminal(refused.reason, refused.message))
         try:
             namespace_policy = None
-            if resource.policies.deletion is None:  # the namespace's default applies: read it
-                namespace_policy = namespace_annotations(self.target, resource.namespace).get(
-                    NAMESPACE_DELETION_POLICY)
-            live = read_live(self.target, resource.spec, resource.reads_policy) if resource.spec is not None else None
-            return self._delete(decide(resource, live, self.capabilities, namespace_policy, self.deletion_policy),
-                                live)
+            if resource.policies.deletion is None:  # the namespace's default applies
+                namespace_policy = self.namespace_annotations.get(NAMESPACE_DELETION_POLICY)
+            live = read_live(self.aws, resource.spec, resource.reads_policy) if resource.spec is not None else None
+            return self._delete(decide(resource, live, self.capabilities, namespace_policy,
+                                       self.options.deletion_policy), live)
         except ReconcileError as exc:
             return self.finish(self.failed(exc))
 

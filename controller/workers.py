@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterable
 
 from ack.kinds import Key
 from ack.outcome import Outcome
-from ack.resource import DeletionPolicy
-from ack.tags import ResourceTags
 from ack.result import Requeue, Result, Synced, Terminal, backoff
 from controller.metrics import (
     ACTIVE_WORKERS,
@@ -30,7 +28,8 @@ from controller.metrics import (
     QueueMetrics,
 )
 from controller.queue import ShutDown, WorkQueue
-from controller.reconciler import default_resource_tags, reconcile
+from controller.reconciler import reconcile
+from controller.round import Options
 from tasks.connections import Target
 
 DEFAULT_WORKERS = 4  # --max-concurrent-reconciles (ACK's default is 1: one GSI backfill would hold up every table)
@@ -50,12 +49,9 @@ class Workers:
     run of it (the threads carry a copy of the starting thread's context)."""
 
     def __init__(self, target: Target, queue: WorkQueue, count: int, on_result: OnResult | None = None,
-                 resync_seconds: float = 0.0, deadline: float | None = None,
-                 deletion_policy: DeletionPolicy = "delete", resource_tags: ResourceTags | None = None):
+                 resync_seconds: float = 0.0, deadline: float | None = None, options: Options | None = None):
         self.target = target
-        self.deletion_policy = deletion_policy
-        # Read (and checked) here, in the caller's thread: a bad ACK_RESOURCE_TAGS is the command's error.
-        self.resource_tags = resource_tags if resource_tags is not None else default_resource_tags()
+        self.options = options or Options.from_environment()  # read here: a bad environment is the caller's error
         self.queue = queue
         self.count = count
         self.on_result = on_result
@@ -95,7 +91,7 @@ class Workers:
         ACTIVE_WORKERS.labels(CONTROLLER).inc()
         started = time.monotonic()
         try:
-            result = reconcile(self.target, key, self.deletion_policy, self.resource_tags)
+            result = reconcile(self.target, key, self.options)
         except Exception as exc:  # noqa: BLE001 (one resource's failure never stops a worker)
             result = Requeue("Error", f"{type(exc).__name__}: {exc}".splitlines()[0])
         finally:
@@ -138,9 +134,9 @@ class Workers:
 
 
 def drive(target: Target, keys: Iterable[Key], workers: int, timeout_seconds: float,
-          on_result: OnResult | None = None) -> dict[Key, Result]:
+          on_result: OnResult | None = None, options: Options | None = None) -> dict[Key, Result]:
     """Reconcile `keys` with `workers` workers until each is synced or terminal, or its next visit would come
-    after `timeout_seconds`; the last result of each key."""
+    after `timeout_seconds`; the last result of each key. `options`: the controller's (default: the environment's)."""
     keys = list(dict.fromkeys(keys))
     results: dict[Key, Result] = {}
     final: set[Key] = set()  # keys whose last result schedules no further visit
@@ -156,7 +152,7 @@ def drive(target: Target, keys: Iterable[Key], workers: int, timeout_seconds: fl
 
     queue = WorkQueue(QueueMetrics("drive"))
     pool = Workers(target, queue, max(1, min(workers, len(keys) or 1)), record,
-                   deadline=time.monotonic() + timeout_seconds)
+                   deadline=time.monotonic() + timeout_seconds, options=options)
     for key in keys:
         queue.add(key)
     pool.start()
@@ -168,7 +164,8 @@ def drive(target: Target, keys: Iterable[Key], workers: int, timeout_seconds: fl
     return {key: results[key] for key in keys}
 
 
-def settle(target: Target, tables: dict[Key, str], workers: int, timeout_seconds: float) -> list[Outcome]:
+def settle(target: Target, tables: dict[Key, str], workers: int, timeout_seconds: float,
+           options: Options | None = None) -> list[Outcome]:
     """`drive` the resources `tables` names (key -> the table each concerns) and say where each ended, in order."""
-    results = drive(target, tables, workers, timeout_seconds)
+    results = drive(target, tables, workers, timeout_seconds, options=options)
     return [Outcome.of(key, tables[key], result) for key, result in results.items()]

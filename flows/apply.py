@@ -15,8 +15,9 @@ from prefect import flow
 
 from ack.kinds import Key
 from ack.outcome import Outcome
+from controller.round import Options
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, DEFAULT_WORKERS, settle
-from flows.cli import guarded, outcomes_exit, read_manifests
+from flows.cli import add_controller_namespace, guarded, outcomes_exit, read_manifests
 from flows.output import counts
 from tasks.connections import Connection, resolve_target
 from tasks.kube_tables import apply_resource, ensure_crd
@@ -25,7 +26,8 @@ from tasks.kube_tables import apply_resource, ensure_crd
 
 @flow(name="apply", log_prints=True)
 def apply(manifests: list[dict[str, Any]], connection: Connection = Connection(),
-          timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, workers: int = DEFAULT_WORKERS) -> list[Outcome]:
+          timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, workers: int = DEFAULT_WORKERS,
+          controller_namespace: str | None = None) -> list[Outcome]:
     """Apply each manifest (Table, Backup, FieldExport) to the cluster (server-side apply), then reconcile them until
     synced or terminal.
 
@@ -35,7 +37,9 @@ def apply(manifests: list[dict[str, Any]], connection: Connection = Connection()
         connection: Where the flow acts: the target and, optionally, credentials blocks.
         timeout_seconds: How long to keep reconciling before reporting what is not synced yet.
         workers: How many resources are reconciled at once.
+        controller_namespace: Where ACK's role maps are (default: ACK_SYSTEM_NAMESPACE, else ack-system).
     """
+    options = Options.from_environment(controller_namespace=controller_namespace)
     where = resolve_target(connection)
     ensure_crd(where)
     for manifest in manifests:
@@ -50,7 +54,7 @@ def apply(manifests: list[dict[str, Any]], connection: Connection = Connection()
         for manifest in manifests:
             if refusal := apply_resource(where, manifest):  # e.g. a change made meanwhile
                 raise RuntimeError(f"{manifest['metadata']['name']}: {refusal}")
-        outcomes = settle(where, {Key.of(m): _table(m) for m in manifests}, workers, timeout_seconds)
+        outcomes = settle(where, {Key.of(m): _table(m) for m in manifests}, workers, timeout_seconds, options)
     print(f"apply: {counts(o.state for o in outcomes) or 'no resources'}")
     return outcomes
 
@@ -75,11 +79,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to keep reconciling before reporting what is not synced yet")
     parser.add_argument("--max-concurrent-reconciles", dest="workers", type=int, default=DEFAULT_WORKERS,
                         help=f"resources reconciled at once (default {DEFAULT_WORKERS})")
+    add_controller_namespace(parser)
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--max-concurrent-reconciles: at least 1")
     return outcomes_exit("apply", guarded("apply", lambda: apply(
-        read_manifests(args.files), Connection(target=args.target), args.timeout, args.workers)))
+        read_manifests(args.files), Connection(target=args.target), args.timeout, args.workers,
+        args.controller_namespace)))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from ack.outcome import Outcome
 from flows.output import outcomes as render_outcomes
 from flows.output import use_command_line_console
 from bootstrap.config import ConfigError
-from controller.reconciler import default_resource_tags
+from ack.placement import DEFAULT_CONTROLLER_NAMESPACE
+from controller.round import default_resource_tags
 
 T = TypeVar("T")
 
@@ -26,6 +27,13 @@ def add_scope(parser: argparse.ArgumentParser, default_all: bool = False) -> Non
                        else "the namespace (default: default)")
     scope.add_argument("-A", "--all-namespaces", action="store_true",
                        help="every namespace (the default)" if default_all else "every namespace")
+
+
+def add_controller_namespace(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--controller-namespace", metavar="NS",
+                        help="where ACK's role maps (ack-role-account-map, ack-role-team-map) are, as the "
+                             f"controller's own namespace (default: ACK_SYSTEM_NAMESPACE, else "
+                             f"{DEFAULT_CONTROLLER_NAMESPACE})")
 
 
 def scope_of(args: argparse.Namespace, default_all: bool = False) -> str | None:

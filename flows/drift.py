@@ -49,15 +49,17 @@ from ack.backup import BackupResource
 from ack.errors import ReconcileError
 from ack.field_export import FieldExportResource, SkipExport
 from ack.kinds import BACKUP, FIELD_EXPORT, KINDS, TABLE, Key
-from ack.lifecycle import decide, refusal
+from ack.lifecycle import Refuse, decide, refusal
 from ack.normalize import LiveTable
 from ack.resource import DriftPolicy, TableResource
 from ack.result import Result, Synced
 from controller.events import drifted_event, event_resource, remediated_event
 from controller.field_export import decide as decide_export
+from controller.placement import Places, account_of
+from controller.round import Options
 from controller.table import capabilities_of, status_after
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, drive
-from flows.cli import add_scope, guarded, scope_of
+from flows.cli import add_controller_namespace, add_scope, guarded, scope_of
 from flows.output import counts, drift_lines
 from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
 from tasks.dynamodb import owned_tables_outside, read_backup, read_tables
@@ -84,7 +86,7 @@ class DriftResult(BaseModel):
 @flow(name="drift", log_prints=True)
 def drift(namespace: str | None = None, label_selector: str | None = None, detect_only: bool = False,
           report_path: str | None = None, connection: Connection = Connection(), concurrency: int = 16,
-          timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> DriftResult:
+          timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, controller_namespace: str | None = None) -> DriftResult:
     """Check every Table resource (a namespace, or all; optionally by label) against its live table.
 
     Args:
@@ -96,32 +98,39 @@ def drift(namespace: str | None = None, label_selector: str | None = None, detec
         connection: Where the flow acts: the target and, optionally, credentials blocks.
         concurrency: How many live tables are read, and how many resources remediated, at once.
         timeout_seconds: How long remediation may go on before what is not fixed is reported.
+        controller_namespace: Where ACK's role maps are (default: ACK_SYSTEM_NAMESPACE, else ack-system).
     """
+    options = Options.from_environment(controller_namespace=controller_namespace)
     where = resolve_target(connection)
     ensure_crd(where)  # on a cluster that never had a Table there is nothing to list otherwise (404)
     # Two runs at once would remediate the same tables twice: the second waits for the first.
     with held(where, DRIFT_LEASE, on_wait=lambda holder: print(f"waiting for the drift run {holder} to finish")):
-        return _drift(where, namespace, label_selector, detect_only, report_path, concurrency, timeout_seconds)
+        return _drift(where, namespace, label_selector, detect_only, report_path, concurrency, timeout_seconds,
+                      options)
 
 
 def _drift(where: Target, namespace: str | None, label_selector: str | None, detect_only: bool,
-           report_path: str | None, concurrency: int, timeout_seconds: float) -> DriftResult:
+           report_path: str | None, concurrency: int, timeout_seconds: float, options: Options) -> DriftResult:
     default: DriftPolicy = "detect-only" if detect_only else "remediate"
-    resources = {Key(TABLE.kind, r.namespace, r.name): r
-                 for r in map(TableResource.parse, list_resources(where, namespace, label_selector))}
+    raws = {kind: list_resources(where, namespace, label_selector, kind=kind) for kind in (TABLE, BACKUP)}
+    resources = {Key(TABLE.kind, r.namespace, r.name): r for r in map(TableResource.parse, raws[TABLE])}
+    # Where each resource's AWS calls go (its region and account): the namespaces and role maps read once.
+    placer = Places(where, options.controller_namespace)
+    places = placer.all([*raws[TABLE], *raws[BACKUP]])
     # quote(): Prefect would otherwise walk every element of these large inputs looking for futures.
-    checks, lives = check_tables(where, quote(resources), default, concurrency)
-    checks += unmanaged_tables(where, quote({r.table_name for r in resources.values()}),
-                               quote({r.key for r in resources.values()}), namespace, bool(label_selector))
-    checks += check_backups_and_exports(where, namespace, label_selector, default, concurrency)
+    checks, lives = check_tables(where, quote(resources), quote(places), default, concurrency)
+    checks += unmanaged_tables(where, quote(resources), quote(places), quote(placer.in_use(places)), namespace,
+                               bool(label_selector))
+    checks += check_backups_and_exports(where, quote(raws[BACKUP]), quote(places), namespace, label_selector,
+                                        default, concurrency)
     fix = [c for c in checks if c.remediable and c.policy == "remediate"]
     for check in checks:
         if check.drift_class in DRIFT_FOUND and check not in fix:  # detect-only, read-only, refused, not opted in
             check.actions = reported_only(check, check.message or "detect-only: not changed")
-    results = drive(where, [c.key for c in fix], concurrency, timeout_seconds) if fix else {}
-    unsynced = [c for c in fix if c.kind == TABLE.kind and not isinstance(results[c.key], Synced)]
-    after = read_tables(where, quote({c.key: resources[c.key] for c in unsynced}), concurrency) \
-        if unsynced else {}
+    results = drive(where, [c.key for c in fix], concurrency, timeout_seconds, options=options) if fix else {}
+    unsynced = {c.key: resources[c.key] for c in fix
+                if c.kind == TABLE.kind and not isinstance(results[c.key], Synced)}
+    after = read_tables(quote(places), quote(unsynced), concurrency) if unsynced else {}
     for check in fix:
         live = after.get(check.key)
         remaining = {d.path for d in delta(resources[check.key].spec, live.observed.spec)} \
@@ -142,39 +151,54 @@ def _drift(where: Target, namespace: str | None, label_selector: str | None, det
     )
 
 
+def _where(check: ResourceCheck, place: Target | Refuse | None) -> ResourceCheck:
+    """The check, with the account and region its resource is placed in (blank when it could not be placed)."""
+    if isinstance(place, Target):
+        check.account, check.region = account_of(place), place.region
+    return check
+
+
 @task(cache_policy=NO_CACHE)
-def check_tables(target: Target, resources: dict[Key, TableResource], default: DriftPolicy, concurrency: int
-                 ) -> tuple[list[ResourceCheck], dict[Key, LiveTable]]:
-    """Read every live table (the fewest calls that suffice, concurrently) and class each resource by what
-    reconcile would decide about it."""
+def check_tables(target: Target, resources: dict[Key, TableResource], places: dict[Key, Target | Refuse],
+                 default: DriftPolicy, concurrency: int) -> tuple[list[ResourceCheck], dict[Key, LiveTable]]:
+    """Read every live table, where its resource places it (the fewest calls that suffice, concurrently), and class
+    each resource by what reconcile would decide about it."""
     capabilities = capabilities_of(target)
-    # What reconcile refuses whatever AWS holds needs no read.
-    readable = {key: r for key, r in resources.items()
-                if r.spec is not None and (r.deleting or refusal(r, capabilities) is None)}
-    read = read_tables.fn(target, readable, concurrency)
+    # What reconcile refuses whatever AWS holds needs no read: the spec, or where it would have to go.
+    readable = {key: r for key, r in resources.items() if r.spec is not None and isinstance(places[key], Target)
+                and (r.deleting or refusal(r, capabilities) is None)}
+    read = read_tables.fn(places, readable, concurrency)
     checks, lives = [], {}
     for key, resource in resources.items():
-        live = read.get(key)
+        place, live = places[key], read.get(key)
+        if isinstance(place, Refuse) and not resource.deleting and refusal(resource, capabilities) is None:
+            checks.append(check_of(resource, None, place, default))  # reconcile's own refusal, with its reason
+            continue
         if isinstance(live, str):  # the read failed: its message
-            checks.append(check_of(resource, None, None, default, error=live))
+            checks.append(_where(check_of(resource, None, None, default, error=live), place))
             continue
         if live is not None:
             lives[key] = live
-        checks.append(check_of(resource, live, decide(resource, live, capabilities), default))
+        checks.append(_where(check_of(resource, live, decide(resource, live, capabilities), default), place))
     return checks, lives
 
 
 @task(cache_policy=NO_CACHE)
-def check_backups_and_exports(target: Target, namespace: str | None, label_selector: str | None,
-                              default: DriftPolicy, concurrency: int) -> list[ResourceCheck]:
-    """Every Backup (its backup described) and FieldExport (its source and target read), `concurrency` at once, each
-    classed by its own decision; FieldExports of kinds served by other controllers are not ours to check."""
+def check_backups_and_exports(target: Target, backups: list[dict[str, Any]], places: dict[Key, Target | Refuse],
+                              namespace: str | None, label_selector: str | None, default: DriftPolicy,
+                              concurrency: int) -> list[ResourceCheck]:
+    """Every Backup (its backup described where it is placed) and FieldExport (its source and target read),
+    `concurrency` at once, each classed by its own decision; FieldExports of kinds served by other controllers are
+    not ours to check."""
     def backup(raw: dict[str, Any]) -> ResourceCheck:
-        resource = BackupResource.parse(raw, BACKUP.finalizer)
+        resource, place = BackupResource.parse(raw, BACKUP.finalizer), places[Key.of(raw, BACKUP)]
+        if isinstance(place, Refuse):
+            return backup_check(resource, None, default, refused=place)
         try:
-            return backup_check(resource, read_backup(target, resource.arn) if resource.arn else None, default)
+            return _where(backup_check(resource, read_backup(place, resource.arn) if resource.arn else None,
+                                       default), place)
         except ReconcileError as exc:
-            return backup_check(resource, None, default, error=exc.message)
+            return _where(backup_check(resource, None, default, error=exc.message), place)
 
     def export(raw: dict[str, Any]) -> ResourceCheck | None:
         resource = FieldExportResource.parse(raw, FIELD_EXPORT.finalizer)
@@ -184,7 +208,6 @@ def check_backups_and_exports(target: Target, namespace: str | None, label_selec
             return export_check(resource, decision=None, default=default, error=str(exc).splitlines()[0])
         return None if isinstance(decision, SkipExport) else export_check(resource, decision, default)
 
-    backups = list_resources.fn(target, namespace, label_selector, BACKUP)
     exports = list_resources.fn(target, namespace, label_selector, FIELD_EXPORT)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         found = [*pool.map(backup, backups), *pool.map(export, exports)]
@@ -192,19 +215,25 @@ def check_backups_and_exports(target: Target, namespace: str | None, label_selec
 
 
 @task(cache_policy=NO_CACHE)
-def unmanaged_tables(target: Target, managed: set[str], listed: set[str], namespace: str | None,
-                     partial: bool) -> list[ResourceCheck]:
+def unmanaged_tables(target: Target, resources: dict[Key, TableResource], places: dict[Key, Target | Refuse],
+                     in_use: list[Target], namespace: str | None, partial: bool) -> list[ResourceCheck]:
     """Tables that carry the ownership tag of a resource (in scope) that no longer exists: reported, never
-    touched. `listed` holds the resources seen; when a label selector made it `partial`, ask the cluster."""
+    touched. Looked for in each account and region `in_use`. `resources` are those seen; when a label selector
+    made them `partial`, the cluster is asked."""
+    listed = {r.key for r in resources.values()}
     checks = []
-    for table, owner in sorted(owned_tables_outside(target, managed).items()):
-        owner_namespace, _, owner_name = owner.partition("/")
-        if owner in listed or (namespace and owner_namespace != namespace):
-            continue
-        if partial and read_resource.fn(target, owner_namespace, owner_name) is not None:
-            continue
-        checks.append(ResourceCheck(owner_namespace, owner_name, table, DriftClass.UNMANAGED, policy="detect-only",
-                                 message=f"tagged as managed by {owner}, but that Table resource does not exist"))
+    for place in in_use:
+        managed = {r.table_name for key, r in resources.items() if places.get(key) == place}
+        for table, owner in sorted(owned_tables_outside(place, managed).items()):
+            owner_namespace, _, owner_name = owner.partition("/")
+            if owner in listed or (namespace and owner_namespace != namespace):
+                continue
+            if partial and read_resource.fn(target, owner_namespace, owner_name) is not None:
+                continue
+            checks.append(_where(ResourceCheck(owner_namespace, owner_name, table, DriftClass.UNMANAGED,
+                                               policy="detect-only", message=f"tagged as managed by {owner}, but "
+                                                                             "that Table resource does not exist"),
+                                 place))
     return checks
 
 
@@ -328,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", choices=["sandbox", "aws"], default="sandbox")
     parser.add_argument("--concurrency", type=int, default=16,
                         help="tables read, and resources remediated, at once (default 16)")
+    add_controller_namespace(parser)
     args = parser.parse_args(argv)
     if args.report and Path(args.report).suffix not in (".csv", ".json"):
         parser.error(f"--report: {args.report!r} must end in .csv or .json")
@@ -335,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--concurrency: at least 1")
     result = guarded("drift", lambda: drift(
         namespace=scope_of(args, default_all=True), label_selector=args.selector, detect_only=args.detect_only,
-        report_path=args.report, connection=Connection(target=args.target), concurrency=args.concurrency))
+        report_path=args.report, connection=Connection(target=args.target), concurrency=args.concurrency,
+        controller_namespace=args.controller_namespace))
     if result is None:
         return 1
     print(drift_lines(result.findings, result.counts[DriftClass.IN_SYNC.value], args.report))

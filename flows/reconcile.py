@@ -14,8 +14,9 @@ from prefect import flow
 
 from ack.kinds import KINDS, TABLE, Key
 from ack.outcome import Outcome
+from controller.round import Options
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, DEFAULT_WORKERS, settle
-from flows.cli import add_scope, guarded, outcomes_exit, scope_of
+from flows.cli import add_controller_namespace, add_scope, guarded, outcomes_exit, scope_of
 from flows.output import counts
 from tasks.connections import Connection, resolve_target
 from tasks.kube_tables import ensure_crd, list_resources, read_resource
@@ -25,7 +26,7 @@ from tasks.kube_tables import ensure_crd, list_resources, read_resource
 @flow(name="reconcile", log_prints=True)
 def reconcile(namespace: str | None = None, name: str | None = None, connection: Connection = Connection(),
               timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, workers: int = DEFAULT_WORKERS,
-              kind: str | None = None) -> list[Outcome]:
+              kind: str | None = None, controller_namespace: str | None = None) -> list[Outcome]:
     """Reconcile the resources already in the cluster: one namespace (or all), or one by name.
 
     Args:
@@ -35,9 +36,11 @@ def reconcile(namespace: str | None = None, name: str | None = None, connection:
         timeout_seconds: How long to keep reconciling before reporting what is not synced yet.
         workers: How many resources are reconciled at once.
         kind: Only resources of this kind: Table, Backup or FieldExport; empty for every kind.
+        controller_namespace: Where ACK's role maps are (default: ACK_SYSTEM_NAMESPACE, else ack-system).
     """
     if kind and kind not in KINDS:
         raise ValueError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+    options = Options.from_environment(controller_namespace=controller_namespace)
     where = resolve_target(connection)
     ensure_crd(where)
     keys: dict[Key, str] = {}
@@ -48,7 +51,7 @@ def reconcile(namespace: str | None = None, name: str | None = None, connection:
         else:
             resources = list_resources(where, namespace, kind=served)
         keys |= {Key.of(r, served): str((r.get("spec") or {}).get("tableName", "")) for r in resources}
-    outcomes = settle(where, keys, workers, timeout_seconds)
+    outcomes = settle(where, keys, workers, timeout_seconds, options)
     print(f"reconcile: {counts(o.state for o in outcomes) or 'no resources'}")
     return outcomes
 
@@ -63,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to keep reconciling before reporting what is not synced yet")
     parser.add_argument("--max-concurrent-reconciles", dest="workers", type=int, default=DEFAULT_WORKERS,
                         help=f"resources reconciled at once (default {DEFAULT_WORKERS})")
+    add_controller_namespace(parser)
     args = parser.parse_args(argv)
     if args.all_namespaces and args.name:
         parser.error("a NAME needs a namespace (-n), not --all-namespaces")
@@ -70,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--max-concurrent-reconciles: at least 1")
     namespace = scope_of(args)
     return outcomes_exit("reconcile", guarded("reconcile", lambda: reconcile(
-        namespace, args.name, Connection(target=args.target), args.timeout, args.workers, args.kind)))
+        namespace, args.name, Connection(target=args.target), args.timeout, args.workers, args.kind,
+        args.controller_namespace)))
 
 
 if __name__ == "__main__":

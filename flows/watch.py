@@ -24,11 +24,11 @@ from prefect import flow
 
 from ack.resource import DELETION_POLICIES, DeletionPolicy
 from ack.tags import ResourceTags
-from controller.reconciler import default_resource_tags
+from controller.round import Options
 from controller.controller import DEFAULT_RESYNC_SECONDS, Controller, Settings, default_lease_namespace
 from controller.metrics import parse_address
 from controller.workers import DEFAULT_WORKERS
-from flows.cli import add_scope, guarded, scope_of
+from flows.cli import add_controller_namespace, add_scope, guarded, scope_of
 from tasks.connections import Connection, resolve_target
 from tasks.kube_tables import ensure_crd
 
@@ -64,7 +64,7 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
                  reconcile_default_resync_seconds: int = DEFAULT_RESYNC_SECONDS,
                  enable_leader_election: bool = False, leader_election_namespace: str | None = None,
                  metrics_addr: str = "", deletion_policy: DeletionPolicy = "delete",
-                 resource_tags: str | None = None) -> int:
+                 resource_tags: str | None = None, controller_namespace: str | None = None) -> int:
     """Watch Table, Backup and FieldExport resources and reconcile each change, until stopped; returns the changes
     that needed work.
 
@@ -84,15 +84,17 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
         resource_tags: The controller's tags on every table, ACK's syntax (KEY=VALUE,...; %K8S_NAMESPACE%,
             %K8S_RESOURCE_NAME%, %CONTROLLER_SERVICE%, %CONTROLLER_VERSION% expanded); empty for none; default:
             ACK_RESOURCE_TAGS, else ACK's two.
+        controller_namespace: Where ACK's role maps are (default: ACK_SYSTEM_NAMESPACE, else ack-system).
     """
-    tags = default_resource_tags() if resource_tags is None else ResourceTags.parse(resource_tags)
+    options = Options.from_environment(deletion_policy, None if resource_tags is None
+                                       else ResourceTags.parse(resource_tags), controller_namespace)
     where = resolve_target(connection)
     ensure_crd(where)  # with the in-cluster role's read-only access, this checks that it is installed
     controller = Controller(where, Settings(
         namespace=namespace, max_concurrent_reconciles=max_concurrent_reconciles,
         resync_seconds=reconcile_default_resync_seconds, enable_leader_election=enable_leader_election,
         leader_election_namespace=leader_election_namespace or default_lease_namespace(),
-        metrics_addr=metrics_addr, emit_only=emit_only, deletion_policy=deletion_policy, resource_tags=tags),
+        metrics_addr=metrics_addr, emit_only=emit_only, options=options),
         say=lambda line: print(line, flush=True), tell=tell)
     with stop_on_signals(controller.stop):
         changes = controller.run()
@@ -125,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--emit-only", action="store_true",
                         help="only emit ackflow.table.changed events; the reconcile-on-change deployment reconciles")
     parser.add_argument("--target", choices=["sandbox", "aws"], default="sandbox")
+    add_controller_namespace(parser)
     args = parser.parse_args(argv)
     if args.max_concurrent_reconciles < 1:
         parser.error("--max-concurrent-reconciles: at least 1")
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     changes = guarded("watch", lambda: watch_tables(
         scope_of(args), args.emit_only, Connection(target=args.target), args.max_concurrent_reconciles,
         args.reconcile_default_resync_seconds, args.enable_leader_election, args.leader_election_namespace,
-        args.metrics_addr, args.deletion_policy, args.resource_tags))
+        args.metrics_addr, args.deletion_policy, args.resource_tags, args.controller_namespace))
     return 1 if changes is None else 0
 
 

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import CredentialProvider, CredentialResolver, DeferredRefreshableCredentials
 from prometheus_client import Counter
 from pydantic import BaseModel, Field
 from urllib3 import Retry
@@ -91,10 +93,17 @@ class Target(BaseModel):
     kubeconfig: str | None
     aws_credentials_block: str | None = None
     kubernetes_credentials_block: str | None = None
+    role_arn: str | None = None  # a role assumed for AWS calls (ACK's cross-account management); None: our own
 
     def client(self, service: str):
         """A boto3 client for `service` at this target, reused across tasks and threads."""
-        return _aws_client(service, self.region, self.aws_endpoint_url, self.aws_credentials_block)
+        return _aws_client(service, self.region, self.aws_endpoint_url, self.aws_credentials_block, self.role_arn)
+
+    def placed(self, region: str, role_arn: str | None) -> Target:
+        """This target, its AWS calls made in `region` with `role_arn`'s credentials (None: the target's own)."""
+        if (region, role_arn) == (self.region, self.role_arn):
+            return self
+        return self.model_copy(update={"region": region, "role_arn": role_arn})
 
     def kube_api(self):
         """A kubernetes ApiClient for this target's cluster."""
@@ -146,6 +155,24 @@ def resolve_target(connection: Connection | TargetKind = "sandbox", sandbox_dir:
                   kubernetes_credentials_block=kubernetes_credentials_block)
 
 
+@functools.cache
+def aws_regions() -> frozenset[str]:
+    """Every region of every AWS partition that serves DynamoDB, as botocore knows them."""
+    session = boto3.session.Session()
+    return frozenset(region for partition in session.get_available_partitions()
+                     for region in session.get_available_regions("dynamodb", partition_name=partition))
+
+
+def caller_account(target: Target) -> str:
+    """The account of the target's own credentials (STS GetCallerIdentity, once per process and credentials)."""
+    return _caller_account(target.aws_endpoint_url, target.aws_credentials_block, target.region)
+
+
+@functools.cache
+def _caller_account(endpoint_url: str | None, credentials_block: str | None, region: str) -> str:
+    return _aws_client("sts", region, endpoint_url, credentials_block).get_caller_identity()["Account"]
+
+
 def _aws_block(name: str):
     from prefect_aws import AwsCredentials
 
@@ -155,15 +182,17 @@ def _aws_block(name: str):
         raise TargetError(f"AWS credentials block {name!r} cannot be loaded: {exc}") from None
 
 
-_CLIENTS: dict[tuple[str, str, str | None, str | None], Any] = {}
-_BUILDING = threading.Lock()
+_CLIENTS: dict[tuple[str, str, str | None, str | None, str | None], Any] = {}
+_BUILDING = threading.RLock()  # re-entered: a role's session is built with the STS client it needs
+ROLE_SESSION_NAME = "ackflow-controller"  # who assumed a role, as CloudTrail (and the sandbox's call log) shows it
 
 
-def _aws_client(service: str, region: str, endpoint_url: str | None, credentials_block: str | None):
-    """One client per service and place, shared by every thread (boto3 clients are thread-safe). Built under
+def _aws_client(service: str, region: str, endpoint_url: str | None, credentials_block: str | None,
+                role_arn: str | None = None):
+    """One client per service, place and role, shared by every thread (boto3 clients are thread-safe). Built under
     a lock (a boto3 session is not safe to build clients from concurrently; and 16 reader threads starting
     together would each build one, 0.1 s of CPU each); found without one."""
-    key = (service, region, endpoint_url, credentials_block)
+    key = (service, region, endpoint_url, credentials_block, role_arn)
     if (client := _CLIENTS.get(key)) is None:
         with _BUILDING:
             if (client := _CLIENTS.get(key)) is None:
@@ -178,8 +207,40 @@ def _session(endpoint_url: str | None, credentials_block: str | None) -> boto3.s
     return _aws_block(credentials_block).get_boto3_session() if credentials_block else boto3.session.Session()
 
 
-def _new_aws_client(service: str, region: str, endpoint_url: str | None, credentials_block: str | None):
-    session = _session(endpoint_url, credentials_block)
+class _AssumedRole(CredentialProvider):
+    """The credentials of a role, from STS AssumeRole made with the base session's own; fetched at the first call and
+    refreshed by botocore shortly before they expire (its refreshable credentials), so each role costs one
+    AssumeRole an hour, not one a call."""
+
+    METHOD = "ackflow-assume-role"
+
+    def __init__(self, sts: Any, role_arn: str):
+        super().__init__()
+        self.sts, self.role_arn = sts, role_arn
+
+    def _fetch(self) -> dict[str, str]:
+        answer = self.sts.assume_role(RoleArn=self.role_arn, RoleSessionName=ROLE_SESSION_NAME)["Credentials"]
+        return {"access_key": answer["AccessKeyId"], "secret_key": answer["SecretAccessKey"],
+                "token": answer["SessionToken"], "expiry_time": answer["Expiration"].isoformat()}
+
+    def load(self) -> DeferredRefreshableCredentials:
+        return DeferredRefreshableCredentials(refresh_using=self._fetch, method=self.METHOD)
+
+
+@functools.cache
+def _role_session(endpoint_url: str | None, credentials_block: str | None, role_arn: str,
+                  region: str) -> boto3.session.Session:
+    """A session acting as `role_arn` (assumed with the base session's credentials, through STS in `region`)."""
+    sts = _aws_client("sts", region, endpoint_url, credentials_block)
+    botocore_session = botocore.session.get_session()
+    botocore_session.register_component("credential_provider", CredentialResolver([_AssumedRole(sts, role_arn)]))
+    return boto3.session.Session(botocore_session=botocore_session)
+
+
+def _new_aws_client(service: str, region: str, endpoint_url: str | None, credentials_block: str | None,
+                    role_arn: str | None):
+    session = _role_session(endpoint_url, credentials_block, role_arn, region) if role_arn \
+        else _session(endpoint_url, credentials_block)
     client = session.client(service, region_name=region, endpoint_url=endpoint_url, config=AWS_CONFIG)
     client.meta.events.register("after-call", AWS_RETRIES.observe)  # every answer, success or error
     client.meta.events.register("after-call", count_call)

@@ -8,8 +8,9 @@ Nothing here waits for a table to change: a reconcile does one round and returns
 from __future__ import annotations
 
 import time
+from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
@@ -23,6 +24,8 @@ from ack.resource import TableResource
 from ack.tags import owner_of
 from ack.plan import Step
 from tasks.connections import Target
+
+K = TypeVar("K", bound=Hashable)
 
 
 def _code(exc: ClientError) -> str:
@@ -107,26 +110,26 @@ SCAN_RETRY_PAUSES = (1.0, 2.0)
 
 
 @task(cache_policy=NO_CACHE)
-def read_tables(target: Target, resources: dict[str, TableResource],
-                concurrency: int = 16) -> dict[str, LiveTable | None | str]:
-    """The tables of many resources at once, in one task (a task per table would cost more than the reads), with
-    bounded concurrency over one pooled client. Each key maps to the table, None (missing) or the error's
-    message."""
-    def read_one(resource: TableResource) -> LiveTable | None | str:
+def read_tables(places: dict[K, Target], resources: dict[K, TableResource],
+                concurrency: int = 16) -> dict[K, LiveTable | None | str]:
+    """The tables of many resources at once, each where `places` says it is, in one task (a task per table would
+    cost more than the reads), with bounded concurrency over pooled clients. Each key maps to the table, None
+    (missing) or the error's message."""
+    def read_one(key: K) -> LiveTable | None | str:
         try:
-            return read_live(target, resource.spec, resource.reads_policy)
+            return read_live(places[key], resources[key].spec, resources[key].reads_policy)
         except ReconcileError as exc:
             return exc.message
         except (ClientError, BotoCoreError) as exc:
             return str(exc)
 
-    read: dict[str, LiveTable | None | str] = {}
-    todo = dict(resources)
+    read: dict[K, LiveTable | None | str] = {}
+    todo = list(resources)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for pause in (0.0, *SCAN_RETRY_PAUSES):
             time.sleep(pause)
-            read.update(zip(todo, pool.map(read_one, todo.values())))
-            todo = {key: resource for key, resource in todo.items() if isinstance(read[key], str)}
+            read.update(zip(todo, pool.map(read_one, todo)))
+            todo = [key for key in todo if isinstance(read[key], str)]
             if not todo:
                 break
     return read

@@ -20,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from ack.crd import SCHEMA_DIGEST, crd_manifest
 from ack.kinds import KINDS, TABLE, Kind, kind_of
 from ack.model import ADOPTED_ANNOTATION
+from ack.placement import ACCOUNT_MAP, TEAM_MAP, RoleMaps
 from tasks.connections import Target
 
 FIELD_MANAGER = "ackflow"
@@ -209,6 +210,21 @@ def record_status(target: Target, namespace: str, name: str, fields: dict[str, A
 
 def namespace_annotations(target: Target, namespace: str) -> dict[str, str]:
     return client.CoreV1Api(target.kube_api()).read_namespace(namespace).metadata.annotations or {}
+
+
+def role_maps(target: Target, controller_namespace: str) -> RoleMaps:
+    """ACK's ConfigMaps `ack-role-account-map` and `ack-role-team-map` in the controller's namespace."""
+    core = client.CoreV1Api(target.kube_api())
+
+    def read(name: str) -> dict[str, str] | None:
+        try:
+            return core.read_namespaced_config_map(name, controller_namespace).data or {}
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+            return None
+
+    return RoleMaps(controller_namespace, read(ACCOUNT_MAP), read(TEAM_MAP))
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)

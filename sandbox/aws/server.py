@@ -30,7 +30,7 @@ from moto.core.request import Request
 from moto.core.routing import ServiceOperationRouter, get_service_router
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
-from moto.iam.models import get_account_id_from
+from moto.iam.models import get_account_id_from, iam_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.serving import make_server
@@ -212,7 +212,7 @@ class CallLog:
 
     def record(self, call: Call, status: int) -> None:
         entry = {"service": call.service, "operation": call.operation, "time": time.time(), "status": status,
-                 "app": call.app}
+                 "app": call.app, "region": call.region, "account": account_of(call)}
         if call.service == "dynamodb" and (table := table_key(call)[1] or _arn_table(call)):
             entry["table"] = table  # which table a DynamoDB call was about: "created exactly once" tests
         if changes := index_changes(call):  # which GSIs an UpdateTable created or deleted: data safety tests
@@ -231,10 +231,22 @@ def _arn_table(call: Call) -> str:
     return str(call.params.get("ResourceArn", "")).partition(":table/")[2].split("/")[0]
 
 
+def issued_by_sts(access_key_id: str | None) -> bool:
+    """Whether moto's STS issued this key (AssumeRole): moto keeps it, with the role, in the role's account."""
+    if not access_key_id:
+        return False
+    return any(access_key_id in backend.access_keys and backend.access_keys[access_key_id].role_arn
+               for account in list(iam_backends.values()) for backend in account.values())
+
+
+def account_of(call: Call) -> str:
+    """The account a call acts in: moto's own choice for its key (an assumed role's account, else the default)."""
+    return os.environ.get("MOTO_ACCOUNT_ID") or get_account_id_from(call.access_key_id or "")
+
+
 def moto_dynamodb(call: Call, region: str) -> Any:
     """moto's DynamoDB backend in `region`, of the account moto itself picks for the caller's key."""
-    account = os.environ.get("MOTO_ACCOUNT_ID") or get_account_id_from(call.access_key_id or "")
-    return dynamodb_backends[account][region]
+    return dynamodb_backends[account_of(call)][region]
 
 
 def moto_table(call: Call) -> Table | None:
@@ -278,7 +290,8 @@ class Endpoint:
         return self._refuse(call, refusal, start_response)
 
     def _bad_key(self, call: Call) -> Refusal | None:
-        if self.settings.access_key_id in (None, call.access_key_id):
+        # The sandbox's own key, or one its STS issued (AssumeRole): that key acts in the role's account.
+        if self.settings.access_key_id in (None, call.access_key_id) or issued_by_sts(call.access_key_id):
             return None
         code = _BAD_KEY_CODE.get(call.protocol, "UnrecognizedClientException")
         return Refusal(code, "The security token included in the request is invalid.", 403)
