@@ -44,6 +44,7 @@ class Action(StrEnum):
     REMEDIATED = "remediated"
     REPORTED = "reported"  # policy (detect-only, read-only) or a destructive change without opt-in
     REFUSED = "refused"  # reconcile refuses the resource: nothing was changed
+    IGNORED = "ignored"  # left to others: ackflow.dev/ignore-fields, or capacity Application Auto Scaling owns
     RETRY_LATER = "retry later"  # AWS's own rate limits (TTL, billing mode switches)
     FAILED = "failed"
     NONE = ""
@@ -67,6 +68,7 @@ class ResourceCheck:
     remedy: str = "created again (empty)"  # what remediating a MISSING resource does
     account: str = ""  # where its AWS resource is (ack/placement.py); "" when it could not be placed
     region: str = ""
+    ignored: list[tuple[Difference, str]] = field(default_factory=list)  # left as they are live, and why
 
     @property
     def key(self) -> Key:
@@ -113,6 +115,8 @@ def check_of(resource: TableResource, live: LiveTable | None, decision: Decision
             check.remediable = isinstance(decision, Converge)
             if isinstance(decision, Observe):
                 check.message = "services.k8s.aws/read-only: observed, not changed"
+    if isinstance(decision, Converge | Observe) and not busy and not resource.deleting:
+        check.ignored = decision.ignored  # reported as such, never remediated
     return check
 
 
@@ -227,10 +231,13 @@ def report(checks: list[ResourceCheck]) -> pd.DataFrame:
     for check in checks:
         base = {"namespace": check.namespace, "kind": check.kind, "resource": check.name, "account": check.account,
                 "region": check.region, "table": check.table, "class": check.drift_class.value}
-        if not check.differences:
+        if not check.differences and not check.ignored:
             action = check.actions.get("", (Action.NONE, ""))
             rows.append({**base, "field": "", "desired": "", "actual": "", "action": action[0].value,
                          "message": action[1] or check.message})
+        for difference, why in check.ignored:
+            rows.append({**base, "field": difference.path, "desired": _text(difference.desired),
+                         "actual": _text(difference.actual), "action": Action.IGNORED.value, "message": why})
         for difference in check.differences:
             action, message = check.actions.get(difference.path, (Action.REPORTED, check.message))
             rows.append({**base, "field": difference.path, "desired": _text(difference.desired),

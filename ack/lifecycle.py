@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ack.delta import Difference, delta
+from ack.ignore import with_live
 from ack.model import ADOPTION_FIELDS, ADOPTION_POLICY, ALLOW_DESTRUCTIVE, RECREATE_MISSING, TableSpec
 from ack.normalize import LiveTable
 from ack.plan import Plan, Step, busy, create_table_params, delete_table, plan, sdk_tags, tag_steps
@@ -69,10 +70,12 @@ class AwaitTable:
 
 @dataclass(frozen=True)
 class Converge:
-    """This round's calls (`plan`), for the `differences` between the spec and the table it owns."""
+    """This round's calls (`plan`), for the `differences` between the spec and the table it owns; `ignored` the
+    differences left as they are live (ack/ignore.py), with why."""
 
     plan: Plan
     differences: list[Difference] = field(default_factory=list)
+    ignored: list[tuple[Difference, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Observe:
     """services.k8s.aws/read-only: report the differences, change nothing."""
 
     differences: list[Difference]
+    ignored: list[tuple[Difference, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,8 @@ def decide(resource: TableResource, live: LiveTable | None, capabilities: Capabi
     if policies.read_only:
         if live is None:
             return Refuse("TableMissing", f"read-only: no table {spec.table_name} exists")
-        return Observe(delta(spec, live.observed.spec))
+        spec, ignored = with_live(spec, live.observed.spec, (*policies.ignored, *live.autoscaled))
+        return Observe(delta(spec, live.observed.spec), ignored)
     if live is None:
         if resource.owned_arn and not policies.recreate_missing:
             return Refuse("TableMissing", f"the table {spec.table_name} was deleted outside the cluster; annotate "
@@ -196,12 +201,14 @@ def _retag_steps(resource: TableResource, live: LiveTable, resource_tags: dict[s
 
 
 def _converge(resource: TableResource, live: LiveTable, resource_tags: dict[str, str] | None) -> Refuse | Converge:
-    spec = resource.spec
-    assert spec is not None
+    assert resource.spec is not None
+    # What is left to others is asked for as it is live: no plan touches it.
+    spec, ignored = with_live(resource.spec, live.observed.spec, (*resource.policies.ignored, *live.autoscaled))
+    resource = replace(resource, spec=spec)
     differences = delta(spec, live.observed.spec)
     retags = _retag_steps(resource, live, resource_tags)
     if not differences:  # as the spec says, but synced only once AWS is done with it (ACK: ACTIVE)
-        return Converge(Plan(steps=retags, wait=busy(live.observed)))
+        return Converge(Plan(steps=retags, wait=busy(live.observed)), ignored=ignored)
     round_ = plan(differences, live.observed, spec, allow_destructive=resource.policies.allow_destructive,
                   known_indexes=resource.managed_indexes, known_replicas=resource.managed_replicas)
     if round_.replacements:
@@ -211,7 +218,7 @@ def _converge(resource: TableResource, live: LiveTable, resource_tags: dict[str,
     if not round_.steps and not round_.wait and round_.refused:
         return Refuse("DestructiveChange", "not done without an opt-in: " + "; ".join(
             s.reason for s in round_.refused) + f'; annotate {ALLOW_DESTRUCTIVE}: "true" to allow it')
-    return Converge(replace(round_, steps=[*retags, *round_.steps]), differences)
+    return Converge(replace(round_, steps=[*retags, *round_.steps]), differences, ignored)
 
 
 def _deletion(resource: TableResource, live: LiveTable | None, namespace_policy: str | None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ack.tags import is_user_tag
 from ack.model import (
@@ -27,6 +27,9 @@ from ack.model import (
 )
 
 _ON = ("ENABLED", "ENABLING")  # a feature being switched on counts as on (as ACK does for TTL)
+
+if TYPE_CHECKING:  # ack.ignore compares specs with ack.delta, which reads this module
+    from ack.ignore import Ignored
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class LiveTable:
     describe: dict[str, Any]
     observed: Observed
     owner: str | None  # the ownership tag's value: "namespace/name" of the resource that manages it
+    autoscaled: tuple[Ignored, ...] = ()  # the capacity Application Auto Scaling owns (ack/ignore.py)
 
     @property
     def name(self) -> str:

@@ -24,6 +24,7 @@ from ack.model import (
     TableSpec,
     TableStatus,
 )
+from ack.ignore import IGNORE_FIELDS, Ignored, parse_ignored
 from ack.validate import Problem, effective, typed, validate
 
 DeletionPolicy = Literal["delete", "retain"]
@@ -58,6 +59,7 @@ class Policies:
     allow_destructive: bool = False
     recreate_missing: bool = False
     drift: DriftPolicy | None = None  # None: the drift run's default
+    ignored: tuple[Ignored, ...] = ()  # ackflow.dev/ignore-fields: left to others (ack/ignore.py)
     problems: tuple[Problem, ...] = ()
 
     @classmethod
@@ -66,6 +68,8 @@ class Policies:
         deletion = _choice(annotations, DELETION_POLICY, DELETION_POLICIES, problems)
         adoption = _choice(annotations, ADOPTION_POLICY, ADOPTION_POLICIES, problems)
         drift = annotations.get(DRIFT_POLICY)
+        ignored, bad = parse_ignored(annotations.get(IGNORE_FIELDS, ""))
+        problems += bad
         return cls(
             deletion=deletion,  # type: ignore[arg-type]
             adoption=adoption,  # type: ignore[arg-type]
@@ -75,6 +79,7 @@ class Policies:
             recreate_missing=annotations.get(RECREATE_MISSING) == "true",
             # An unknown drift policy must never act: it reads as detect-only.
             drift=None if drift is None else drift if drift in DRIFT_POLICIES else "detect-only",  # type: ignore
+            ignored=ignored,
             problems=tuple(problems),
         )
 

@@ -320,6 +320,9 @@ def summary_markdown(checks: list[ResourceCheck], detect_only: bool) -> str:
         lines += ["", "## Needs a person", ""]
         lines += [f"- `{c.key}` {p or c.drift_class.value}: {a.value}{': ' + m if m else ''}"
                   for c, p, a, m in attention]
+    left = [(check, difference, why) for check in checks for difference, why in check.ignored]
+    if left:
+        lines += ["", "## Left to others", ""] + [f"- `{c.key}` {d.path}: {why}" for c, d, why in left]
     if not fixed and not attention:
         lines += ["", "Everything is in sync."]
     return "\n".join(lines)

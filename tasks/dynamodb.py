@@ -18,6 +18,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from ack.errors import ReconcileError, RecoverableError, TerminalError, from_aws
+from ack.ignore import autoscaled
 from ack.model import TableSpec
 from ack.normalize import LiveTable, observed_from_aws
 from ack.resource import TableResource
@@ -63,7 +64,25 @@ def read_live(target: Target, spec: TableSpec, policy: bool = False) -> LiveTabl
         describe=describe,
         observed=observed_from_aws(describe, tags, ttl, backups, insights_status=insights, policy=live_policy),
         owner=owner_of({t["Key"]: t["Value"] for t in tags}),
+        autoscaled=autoscaled(_scalable_targets(target, describe)),
     )
+
+
+def _scalable_targets(target: Target, describe: dict[str, Any]) -> list[dict[str, Any]]:
+    """The table's and its indexes' scalable targets in Application Auto Scaling; none to look for on-demand (AWS
+    leaves BillingModeSummary out for a table that was always PROVISIONED)."""
+    if describe.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED") != "PROVISIONED":
+        return []
+    table = f"table/{describe['TableName']}"
+    ids = [table, *(f"{table}/index/{index['IndexName']}" for index in describe.get("GlobalSecondaryIndexes", []))]
+    try:
+        pages = target.client("application-autoscaling").get_paginator("describe_scalable_targets").paginate(
+            ServiceNamespace="dynamodb", ResourceIds=ids)
+        return [found for page in pages for found in page["ScalableTargets"]]
+    except ClientError as exc:  # never guessed: capacity autoscaling owns must not be reset for want of a read
+        raise _failed(exc, "DescribeScalableTargets") from None
+    except BotoCoreError as exc:
+        raise RecoverableError("AWSUnreachable", f"DescribeScalableTargets: {exc}") from None
 
 
 def read_backup(target: Target, arn: str) -> dict[str, Any] | None:
