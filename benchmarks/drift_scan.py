@@ -43,26 +43,26 @@ def _spec(name: str) -> dict:
             "tags": [{"key": "team", "value": "bench"}]}
 
 
-def populate(sandbox: Sandbox, start: int, stop: int) -> None:
+def populate(sandbox: Sandbox, start: int, stop: int, namespace_of=lambda i: NAMESPACE) -> None:
     """Tables and their resources, as a reconcile would have left them (tagged with their owner; the resource
-    with its finalizer and a Synced status)."""
+    with its finalizer and a Synced status); table i's resource in `namespace_of(i)`."""
     ddb = _boto(sandbox)
     custom = client.CustomObjectsApi(sandbox.control_plane.api_client())
 
     def one(i: int) -> None:
-        name = f"bench-{i:04d}"
+        name, namespace = f"bench-{i:04d}", namespace_of(i)
         created = ddb.create_table(
             TableName=name, BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            Tags=[{"Key": "team", "Value": "bench"}, {"Key": OWNER_TAG, "Value": f"{NAMESPACE}/{name}"}])
-        resource = custom.create_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, {
+            Tags=[{"Key": "team", "Value": "bench"}, {"Key": OWNER_TAG, "Value": f"{namespace}/{name}"}])
+        resource = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, {
             "apiVersion": API_VERSION, "kind": "Table", "metadata": {"name": name, "finalizers": [FINALIZER]},
             "spec": _spec(name)})
         described = {**created["TableDescription"], "TableStatus": "ACTIVE"}
         status = status_after({}, described, conditions.synced([]), resource["metadata"]["generation"],
                               {"managedIndexes": []})
-        custom.patch_namespaced_custom_object_status(GROUP, VERSION, NAMESPACE, PLURAL, name, {"status": status})
+        custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, PLURAL, name, {"status": status})
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(one, range(start, stop)))

@@ -1,7 +1,8 @@
 """The project's Prefect deployments, defined once: `python -m deployments serve` serves these, and
 prefect.yaml mirrors them for `prefect deploy --all` (tests/unit/test_deployment_definitions.py keeps both in step).
 
-- `drift`: every ACKFLOW_DRIFT_INTERVAL_SECONDS (default 10 hours, as ACK's resync period), one run at a time.
+- `drift`: every ACKFLOW_DRIFT_INTERVAL_SECONDS (default 10 hours, as ACK's resync period), one run at a time (the
+  drift lease: a deployment concurrency limit would hold back a sharded run's own shards, runs of it too).
 - `bootstrap`, `teardown`, `apply`, `reconcile`: started from the UI, with a typed form.
 - `reconcile-on-change`: the reconcile flow, started by each `ackflow.table.changed` event the watch emits.
 """
@@ -57,7 +58,7 @@ def deployments(drift_interval: int | None = None) -> list[RunnerDeployment]:
         return flow.to_deployment(name, tags=TAGS, entrypoint_type=EntrypointType.MODULE_PATH, **options)
 
     return [
-        deployment(drift, "drift", interval=drift_interval_seconds(drift_interval), concurrency_limit=1,
+        deployment(drift, "drift", interval=drift_interval_seconds(drift_interval),
                    description="Drift detection and remediation for every Table resource, on a schedule"),
         deployment(bootstrap, "bootstrap", description="The getting-started checklist"),
         deployment(teardown, "teardown", description="Remove what the bootstrap made, in reverse order"),

@@ -1,11 +1,13 @@
 """`python -m flows.drift [--detect-only] [-n NS | --all-namespaces] [-l SELECTOR] [--report FILE.csv|FILE.json]
-[--fail-on-drift]`: compare every resource with what AWS (or the cluster) holds, remediate what policy allows,
-report.
+[--fail-on-drift] [--shard-by namespace|account]`: compare every resource with what AWS (or the cluster) holds,
+remediate what policy allows, report.
 
-Detection reads every live table at once and classes each resource from reconcile's own decision
-(ack.lifecycle.decide); a Backup is DescribeBackup'd (MISSING when deleted outside the cluster), a FieldExport's
-target key compared with its source's value (DRIFTED when changed by hand), each by its own decision; remediation goes through the one reconcile entrance, with bounded concurrency, so no
-guard can be skipped: a resource that reconcile refuses is reported with reconcile's reason and never changed.
+Detection reads every live table at once, where its resource places it, and classes each resource from
+reconcile's own decision (ack.lifecycle.decide); a Backup is DescribeBackup'd (MISSING when deleted outside the
+cluster), a FieldExport's target key compared with its source's value (DRIFTED when changed by hand), each by its
+own decision; remediation goes through the one reconcile entrance, with bounded concurrency, so no guard can be
+skipped: a resource that reconcile refuses is reported with reconcile's reason and never changed. With
+--shard-by the run is spread over child runs of the `drift` deployment and their rows gathered into one report.
 
 Exit codes: 0 done (and, with --fail-on-drift, nothing drifted), 1 failure (the run, or a table that could
 not be checked or fixed), 2 drift found with --fail-on-drift (as `terraform plan -detailed-exitcode`).
@@ -14,17 +16,23 @@ not be checked or fixed), 2 drift found with --fail-on-drift (as `terraform plan
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import urllib3
 from kubernetes import client
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
 from prefect.events import emit_event
 from prefect.utilities.annotations import quote
 from pydantic import BaseModel
@@ -33,6 +41,7 @@ from ack import conditions as cond
 from ack.delta import delta
 from ack.drift import (
     DRIFT_FOUND,
+    REPORT_COLUMNS,
     Action,
     DriftClass,
     ResourceCheck,
@@ -61,12 +70,16 @@ from controller.table import capabilities_of, status_after
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, drive
 from flows.cli import add_controller_namespace, add_scope, guarded, scope_of
 from flows.output import counts, drift_lines
-from tasks.connections import AWS_RETRIES, Connection, Target, resolve_target
+from tasks.connections import AWS_RETRIES, Connection, Target, caller_account, resolve_target
 from tasks.dynamodb import owned_tables_outside, read_backup, read_tables
 from tasks.kube_lease import held
 from tasks.kube_tables import Conflict, ensure_crd, list_resources, read_resource, record_status, write_status
 
 DRIFT_LEASE = "ackflow-drift"
+DRIFT_DEPLOYMENT = "drift/drift"  # where a sharded run sends its shards
+SHARD_START_SECONDS = 600.0  # how long a shard may wait for a worker, beyond the run's own timeout
+SHARD_POLL_SECONDS = 2.0
+ShardBy = Literal["namespace", "account"]
 REPORT_ARTIFACT = "drift-report"
 SUMMARY_ARTIFACT = "drift-summary"
 
@@ -86,7 +99,8 @@ class DriftResult(BaseModel):
 @flow(name="drift", log_prints=True)
 def drift(namespace: str | None = None, label_selector: str | None = None, detect_only: bool = False,
           report_path: str | None = None, connection: Connection = Connection(), concurrency: int = 16,
-          timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, controller_namespace: str | None = None) -> DriftResult:
+          timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, controller_namespace: str | None = None,
+          shard_by: ShardBy | None = None, account: str | None = None, shard_of: str | None = None) -> DriftResult:
     """Check every Table resource (a namespace, or all; optionally by label) against its live table.
 
     Args:
@@ -99,30 +113,47 @@ def drift(namespace: str | None = None, label_selector: str | None = None, detec
         concurrency: How many live tables are read, and how many resources remediated, at once.
         timeout_seconds: How long remediation may go on before what is not fixed is reported.
         controller_namespace: Where ACK's role maps are (default: ACK_SYSTEM_NAMESPACE, else ack-system).
+        shard_by: Spread the run over child runs of the `drift` deployment, one per namespace or per account (a
+            work pool spreads them over its workers); this run gathers their rows into one report.
+        account: Only the resources placed in this AWS account (a shard; the controller's own account also takes
+            what cannot be placed, and the FieldExports).
+        shard_of: Set by the run that started this one as a shard: that run holds the drift lease for it.
     """
     options = Options.from_environment(controller_namespace=controller_namespace)
     where = resolve_target(connection)
     ensure_crd(where)  # on a cluster that never had a Table there is nothing to list otherwise (404)
+    scope = Scope(namespace, label_selector, account)
+    if shard_of:  # the parent run holds the lease for its shards, and looks for unmanaged tables itself
+        return _drift(where, scope, detect_only, report_path, concurrency, timeout_seconds, options, unmanaged=False)
     # Two runs at once would remediate the same tables twice: the second waits for the first.
-    with held(where, DRIFT_LEASE, on_wait=lambda holder: print(f"waiting for the drift run {holder} to finish")):
-        return _drift(where, namespace, label_selector, detect_only, report_path, concurrency, timeout_seconds,
-                      options)
+    with held(where, DRIFT_LEASE, on_wait=lambda holder: print(f"waiting for the drift run {holder} to finish")) as lease:
+        if shard_by:
+            return sharded(where, scope, shard_by, lease, detect_only, report_path, concurrency, timeout_seconds,
+                           options, connection)
+        return _drift(where, scope, detect_only, report_path, concurrency, timeout_seconds, options)
 
 
-def _drift(where: Target, namespace: str | None, label_selector: str | None, detect_only: bool,
-           report_path: str | None, concurrency: int, timeout_seconds: float, options: Options) -> DriftResult:
+@dataclass(frozen=True)
+class Scope:
+    """What one run checks: a namespace (None: all), a label selector, an account (None: all; a shard's)."""
+
+    namespace: str | None = None
+    label_selector: str | None = None
+    account: str | None = None
+
+
+def _drift(where: Target, scope: Scope, detect_only: bool, report_path: str | None, concurrency: int,
+           timeout_seconds: float, options: Options, unmanaged: bool = True) -> DriftResult:
     default: DriftPolicy = "detect-only" if detect_only else "remediate"
-    raws = {kind: list_resources(where, namespace, label_selector, kind=kind) for kind in (TABLE, BACKUP)}
-    resources = {Key(TABLE.kind, r.namespace, r.name): r for r in map(TableResource.parse, raws[TABLE])}
-    # Where each resource's AWS calls go (its region and account): the namespaces and role maps read once.
-    placer = Places(where, options.controller_namespace)
-    places = placer.all([*raws[TABLE], *raws[BACKUP]])
+    resources, backups, placer, places = _inventory(where, scope, options)
     # quote(): Prefect would otherwise walk every element of these large inputs looking for futures.
     checks, lives = check_tables(where, quote(resources), quote(places), default, concurrency)
-    checks += unmanaged_tables(where, quote(resources), quote(places), quote(placer.in_use(places)), namespace,
-                               bool(label_selector))
-    checks += check_backups_and_exports(where, quote(raws[BACKUP]), quote(places), namespace, label_selector,
-                                        default, concurrency)
+    if unmanaged:
+        checks += unmanaged_tables(where, quote(resources), quote(places), quote(placer.in_use(places)),
+                                   scope.namespace, bool(scope.label_selector))
+    with_exports = scope.account in (None, caller_account(where))  # exports have no account: the own one's shard
+    checks += check_backups_and_exports(where, quote(backups), quote(places), scope.namespace, scope.label_selector,
+                                        default, concurrency, with_exports)
     fix = [c for c in checks if c.remediable and c.policy == "remediate"]
     for check in checks:
         if check.drift_class in DRIFT_FOUND and check not in fix:  # detect-only, read-only, refused, not opted in
@@ -140,15 +171,104 @@ def _drift(where: Target, namespace: str | None, label_selector: str | None, det
     frame = report(checks)
     publish(quote(frame), summary_markdown(checks, detect_only), report_path)
     announce(checks)
+    return result_of(frame, failures=sum(1 for check in checks if check.failed))
+
+
+def _inventory(where: Target, scope: Scope, options: Options
+               ) -> tuple[dict[Key, TableResource], list[dict[str, Any]], Places, dict[Key, Target | Refuse]]:
+    """The Tables and Backups in scope, and where each is placed (the namespaces and role maps read once)."""
+    raws = {kind: list_resources(where, scope.namespace, scope.label_selector, kind=kind) for kind in (TABLE, BACKUP)}
+    placer = Places(where, options.controller_namespace)
+    places = placer.all([*raws[TABLE], *raws[BACKUP]])
+    if scope.account:  # a shard: its account's, and (the controller's own account) what cannot be placed
+        own = scope.account == caller_account(where)
+        keep = {key for key, place in places.items()
+                if (account_of(place) == scope.account if isinstance(place, Target) else own)}
+        raws = {kind: [r for r in found if Key.of(r, kind) in keep] for kind, found in raws.items()}
+        places = {key: place for key, place in places.items() if key in keep}
+    resources = {Key(TABLE.kind, r.namespace, r.name): r for r in map(TableResource.parse, raws[TABLE])}
+    return resources, raws[BACKUP], placer, places
+
+
+def result_of(frame: pd.DataFrame, failures: int) -> DriftResult:
+    """What the report says, in a run's result."""
+    resources = frame.drop_duplicates(["namespace", "kind", "resource"])
     return DriftResult(
-        counts={c.value: sum(1 for check in checks if check.drift_class == c) for c in DriftClass},
-        drift_found=any(check.drift_class in DRIFT_FOUND for check in checks),
-        failures=sum(1 for check in checks if check.failed),
-        remediated=sum(1 for check in checks for a, _ in check.actions.values() if a == Action.REMEDIATED),
+        counts={c.value: int((resources["class"] == c.value).sum()) for c in DriftClass},
+        drift_found=bool(resources["class"].isin([c.value for c in DRIFT_FOUND]).any()),
+        failures=failures,
+        remediated=int((frame["action"] == Action.REMEDIATED.value).sum()),
         findings=frame[frame["class"] != DriftClass.IN_SYNC.value].to_dict(orient="records"),
         rows=len(frame),
         aws_retries=AWS_RETRIES.value,
     )
+
+
+def sharded(where: Target, scope: Scope, shard_by: ShardBy, lease: str, detect_only: bool, report_path: str | None,
+            concurrency: int, timeout_seconds: float, options: Options, connection: Connection) -> DriftResult:
+    """One child run of the `drift` deployment per namespace or account (its work pool spreads them over its
+    workers), under this run's lease; their report rows gathered into one report and one result, with this run's
+    own look for unmanaged tables (which no one shard could see whole). A shard that fails is reported as failed."""
+    resources, backups, placer, places = _inventory(where, scope, options)
+    shards = _shards(where, scope, shard_by, [*resources, *(Key.of(b, BACKUP) for b in backups)], places)
+    print(f"drift: {len(shards)} shards by {shard_by}: " + ", ".join(v for shard in shards for v in shard.values()))
+    common = {"label_selector": scope.label_selector, "detect_only": detect_only, "concurrency": concurrency,
+              "timeout_seconds": timeout_seconds, "controller_namespace": options.controller_namespace,
+              "connection": connection.model_dump(), "shard_of": lease}
+    runs = [run_deployment(DRIFT_DEPLOYMENT, parameters={**common, "namespace": scope.namespace, **shard},
+                           timeout=0) for shard in shards]
+    rows: list[dict[str, Any]] = []
+    lost: list[dict[str, Any]] = []  # a row for each shard that failed
+    with get_client(sync_client=True) as prefect:
+        for shard, started in zip(shards, runs):
+            finished = _finished(prefect, started.id, timeout_seconds + SHARD_START_SECONDS)
+            if finished.state is not None and finished.state.is_completed():
+                rows += _report_rows(prefect, finished.id)
+                continue
+            state = finished.state.name if finished.state else "not started"
+            lost.append({**dict.fromkeys(REPORT_COLUMNS, ""), **shard, "class": DriftClass.ERROR.value,
+                         "action": Action.FAILED.value,
+                         "message": f"the shard's run {finished.name} ended {state}: nothing of it was checked"})
+    checks = unmanaged_tables(where, quote(resources), quote(places), quote(placer.in_use(places)), scope.namespace,
+                              bool(scope.label_selector))
+    found = pd.concat([pd.DataFrame(rows, columns=REPORT_COLUMNS), report(checks)], ignore_index=True)
+    failed = found[(found["class"] == DriftClass.ERROR.value) | (found["action"] == Action.FAILED.value)]
+    frame = pd.concat([found, pd.DataFrame(lost, columns=REPORT_COLUMNS)], ignore_index=True)
+    announce(checks)
+    publish(quote(frame), shards_markdown(frame, shards, len(lost), detect_only), report_path)
+    return result_of(frame, len(lost) + len(failed.drop_duplicates(["namespace", "kind", "resource"])))
+
+
+def _shards(where: Target, scope: Scope, shard_by: ShardBy, keys: list[Key], places: dict[Key, Target | Refuse]
+            ) -> list[dict[str, str]]:
+    """The children's own parameters: each namespace with resources (FieldExports too), or each account in use (the
+    controller's own always: what cannot be placed, and the FieldExports, are its)."""
+    if shard_by == "namespace":
+        exports = list_resources(where, scope.namespace, scope.label_selector, kind=FIELD_EXPORT)
+        names = {key.namespace for key in keys} | {r["metadata"]["namespace"] for r in exports}
+        return [{"namespace": name} for name in sorted(names)]
+    accounts = {account_of(place) for place in places.values() if isinstance(place, Target)}
+    return [{"account": account} for account in sorted(accounts | {caller_account(where)})]
+
+
+def _finished(prefect: Any, flow_run_id: Any, timeout: float) -> FlowRun:
+    """The flow run once it is final (or as it is when `timeout` passed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        flow_run = prefect.read_flow_run(flow_run_id)
+        if (flow_run.state and flow_run.state.is_final()) or time.monotonic() > deadline:
+            return flow_run
+        time.sleep(SHARD_POLL_SECONDS)
+
+
+def _report_rows(prefect: Any, flow_run_id: Any) -> list[dict[str, Any]]:
+    """A finished run's report rows, from its drift-report artifact."""
+    found = prefect.read_artifacts(artifact_filter=ArtifactFilter(
+        key=ArtifactFilterKey(any_=[REPORT_ARTIFACT]), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+    if not found:
+        return []
+    data = found[0].data
+    return json.loads(data) if isinstance(data, str) else list(data)
 
 
 def _where(check: ResourceCheck, place: Target | Refuse | None) -> ResourceCheck:
@@ -186,7 +306,7 @@ def check_tables(target: Target, resources: dict[Key, TableResource], places: di
 @task(cache_policy=NO_CACHE)
 def check_backups_and_exports(target: Target, backups: list[dict[str, Any]], places: dict[Key, Target | Refuse],
                               namespace: str | None, label_selector: str | None, default: DriftPolicy,
-                              concurrency: int) -> list[ResourceCheck]:
+                              concurrency: int, with_exports: bool = True) -> list[ResourceCheck]:
     """Every Backup (its backup described where it is placed) and FieldExport (its source and target read),
     `concurrency` at once, each classed by its own decision; FieldExports of kinds served by other controllers are
     not ours to check."""
@@ -208,7 +328,7 @@ def check_backups_and_exports(target: Target, backups: list[dict[str, Any]], pla
             return export_check(resource, decision=None, default=default, error=str(exc).splitlines()[0])
         return None if isinstance(decision, SkipExport) else export_check(resource, decision, default)
 
-    exports = list_resources.fn(target, namespace, label_selector, FIELD_EXPORT)
+    exports = list_resources.fn(target, namespace, label_selector, FIELD_EXPORT) if with_exports else []
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         found = [*pool.map(backup, backups), *pool.map(export, exports)]
     return [check for check in found if check is not None]
@@ -299,6 +419,21 @@ def publish(frame: pd.DataFrame, markdown: str, report_path: str | None) -> None
           f"AWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
 
 
+def shards_markdown(frame: pd.DataFrame, shards: list[dict[str, str]], lost: int, detect_only: bool) -> str:
+    """The short summary of a sharded run: the shards, counts per class, what needs a person."""
+    resources = frame.drop_duplicates(["namespace", "kind", "resource"])
+    lines = ["# Drift report", "", f"Mode: {'detect only' if detect_only else 'remediate'}; {len(shards)} shards "
+             f"({lost} failed)", "", "| class | resources |", "|---|---|"]
+    lines += [f"| {c} | {n} |" for c, n in resources["class"].value_counts().sort_index().items()]
+    attention = frame[frame["action"].isin([a.value for a in (Action.REFUSED, Action.FAILED, Action.RETRY_LATER,
+                                                               Action.REPORTED)])]
+    if len(attention):
+        lines += ["", "## Needs a person", ""]
+        lines += [f"- `{r['kind'] or 'shard'} {r['namespace']}/{r['resource']}` {r['field'] or r['class']}: "
+                  f"{r['action']}: {r['message']}" for r in attention.to_dict(orient="records")]
+    return "\n".join(lines)
+
+
 def summary_markdown(checks: list[ResourceCheck], detect_only: bool) -> str:
     """The short summary a person reads first: counts per class, what was fixed, what needs a person."""
     counts = {c: sum(1 for check in checks if check.drift_class == c) for c in DriftClass}
@@ -357,6 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detect-only", action="store_true", help="report, change nothing")
     parser.add_argument("--report", metavar="FILE.csv|FILE.json", help="also write the report rows to a file")
     parser.add_argument("--fail-on-drift", action="store_true", help="exit 2 when drift was found")
+    parser.add_argument("--shard-by", choices=["namespace", "account"],
+                        help="one child run of the drift deployment per namespace or account, spread over its work "
+                             "pool's workers; one report")
     parser.add_argument("--target", choices=["sandbox", "aws"], default="sandbox")
     parser.add_argument("--concurrency", type=int, default=16,
                         help="tables read, and resources remediated, at once (default 16)")
@@ -369,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     result = guarded("drift", lambda: drift(
         namespace=scope_of(args, default_all=True), label_selector=args.selector, detect_only=args.detect_only,
         report_path=args.report, connection=Connection(target=args.target), concurrency=args.concurrency,
-        controller_namespace=args.controller_namespace))
+        controller_namespace=args.controller_namespace, shard_by=args.shard_by))
     if result is None:
         return 1
     print(drift_lines(result.findings, result.counts[DriftClass.IN_SYNC.value], args.report))

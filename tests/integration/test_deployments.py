@@ -86,12 +86,12 @@ def _secrets(sandbox) -> list[str]:
     return [sandbox.environ()["AWS_SECRET_ACCESS_KEY"], *(u["user"]["token"] for u in kubeconfig["users"])]
 
 
-def test_drift_is_scheduled_every_ten_hours_and_never_runs_twice_at_once(server, served):
+def test_drift_is_scheduled_every_ten_hours_without_a_concurrency_limit(server, served):
+    """One run at a time is the drift lease's (test_sharded_drift.py); a limit would hold back a run's shards."""
     with client(server) as prefect:
         drift = prefect.read_deployment_by_name("drift/drift")
     assert [(s.schedule.interval, s.active) for s in drift.schedules] == [(timedelta(seconds=36000), True)]
-    limit = drift.global_concurrency_limit.limit if drift.global_concurrency_limit else drift.concurrency_limit
-    assert limit == 1
+    assert drift.global_concurrency_limit is None and not drift.concurrency_limit
 
 
 def test_ui_started_deployments_have_forms_and_reconcile_on_change_has_its_trigger(server, served):
@@ -201,7 +201,7 @@ def test_prefect_yaml_deploys_to_a_process_work_pool_whose_worker_runs_them(serv
     prefect_command("--no-prompt", "deploy", "--all")
     with client(server) as prefect:
         drift = prefect.read_deployment_by_name("drift/drift")
-        assert drift.work_pool_name == "ackflow" and drift.global_concurrency_limit.limit == 1
+        assert drift.work_pool_name == "ackflow" and drift.global_concurrency_limit is None
         assert [s.schedule.interval for s in drift.schedules] == [timedelta(seconds=36000)]
         assert prefect.read_deployment_by_name("reconcile/reconcile-on-change").work_pool_name == "ackflow"
     namespace = _namespace_with_table(cluster)
