@@ -96,7 +96,8 @@ def crd(kind: Kind = TABLE) -> dict[str, Any]:
         "metadata": {"name": kind.crd_name},
         "spec": {
             "group": kind.group,
-            "names": {"kind": kind.kind, "listKind": kind.list_kind, "plural": kind.plural, "singular": kind.singular},
+            "names": {"kind": kind.kind, "listKind": kind.list_kind, "plural": kind.plural,
+                      "singular": kind.singular},
             "scope": "Namespaced",
             "versions": [{**version, "schema": {"openAPIV3Schema": root}}],
         },

@@ -13,6 +13,7 @@ from kubernetes import client, watch
 from ack.conditions import is_synced
 from ack.model import API_VERSION, GROUP, PLURAL, VERSION
 from benchmarks import flow_env
+from controller.controller import WATCHING
 from sandbox.processes import ManagedProcess
 from sandbox.stack import Sandbox
 
@@ -53,7 +54,7 @@ def start_controller(sandbox: Sandbox, folder: Path, namespace: str, *flags: str
     process = ManagedProcess("the controller", [sys.executable, "-m", "flows.watch", "-n", namespace, *flags],
                              folder / "watch.log", flow_env(sandbox, folder / "prefect"))
     process.start()
-    process.wait_until(lambda: "watching Table, Backup, FieldExport resources" in process.log_path.read_text(errors="replace"), 240,
+    process.wait_until(lambda: WATCHING in process.log_path.read_text(errors="replace"), 240,
                        "watching")
     return process
 

@@ -73,7 +73,8 @@ def main() -> None:
         workers: list[ManagedProcess] = []
         try:
             server.wait_until(lambda: _healthy(url), 240, "healthy")
-            for command in (["work-pool", "create", "ackflow", "--type", "process"], ["--no-prompt", "deploy", "--all"]):
+            for command in (["work-pool", "create", "ackflow", "--type", "process"],
+                            ["--no-prompt", "deploy", "--all"]):
                 subprocess.run([str(PREFECT), *command], cwd=REPO, env=env, capture_output=True, check=True)
             workers = [_started(f"worker {n}", [str(PREFECT), "worker", "start", "--pool", "ackflow"], env,
                                 base / f"worker-{n}.log") for n in range(WORKERS)]

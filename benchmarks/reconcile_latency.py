@@ -20,6 +20,7 @@ from kubernetes import client, watch
 from ack.conditions import is_synced
 from ack.model import API_VERSION, GROUP, PLURAL, VERSION
 from benchmarks import flow_env
+from controller.controller import WATCHING
 from sandbox.aws.server import Settings
 from sandbox.processes import ManagedProcess
 from sandbox.stack import Sandbox
@@ -64,7 +65,7 @@ def main() -> None:
                                  Path(folder) / "watch.log", flow_env(sandbox, Path(folder) / "prefect"))
         watcher.start()
         try:
-            watcher.wait_until(lambda: "watching Table, Backup, FieldExport resources" in watcher.log_path.read_text(errors="replace"), 180,
+            watcher.wait_until(lambda: WATCHING in watcher.log_path.read_text(errors="replace"), 180,
                                "watching")
             latencies = [applied_to_synced(api, f"latency-{i:03d}") for i in range(TABLES)]
         finally:

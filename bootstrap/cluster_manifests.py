@@ -85,7 +85,8 @@ TABLES_CONFIG_MAP = "sample-app-tables"  # the app's tables, each NAME_TABLE_NAM
 def sample_app_values(repository: str, tables: bool) -> dict[str, str]:
     """The sample application's chart values: its image from the ECR repository the bootstrap made, and (`tables`)
     the ConfigMap its tables' names and ARNs are exported to, read as its environment."""
-    return {"image.repository": repository, "image.tag": "latest", "tablesConfigMap": TABLES_CONFIG_MAP if tables else ""}
+    return {"image.repository": repository, "image.tag": "latest",
+            "tablesConfigMap": TABLES_CONFIG_MAP if tables else ""}
 
 
 def table_exports(tables: list[str]) -> list[dict[str, Any]]:

@@ -243,8 +243,9 @@ def load_config(path: str | Path = DEFAULT_CONFIG, base_dir: Path | None = None)
         try:
             kinds = {doc["kind"] for doc in parse_manifests(resolved.read_text(), str(manifest))}
             if kinds != {"Table"}:
-                problems.append(f"dynamodb.manifests[{index}]: {manifest} holds {', '.join(sorted(kinds - {'Table'}))}; "
-                                "only Table manifests belong here (apply others with python -m flows.apply)")
+                others = ", ".join(sorted(kinds - {"Table"}))
+                problems.append(f"dynamodb.manifests[{index}]: {manifest} holds {others}; only Table manifests "
+                                "belong here (apply others with python -m flows.apply)")
         except OSError as exc:
             problems.append(f"dynamodb.manifests[{index}]: cannot read {manifest}: {exc.strerror or exc}")
         except ManifestError as exc:

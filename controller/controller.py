@@ -35,6 +35,7 @@ from tasks.kube_lease import LeaseLock, identity
 
 DEFAULT_RESYNC_SECONDS = 36000  # ACK's --reconcile-default-resync-seconds: 10 hours
 LEASE_NAME = "ackflow-controller"
+WATCHING = f"watching {', '.join(KINDS)} resources"  # the line that says the controller started
 
 
 def default_lease_namespace() -> str:
@@ -119,8 +120,7 @@ class Controller:
             workers = Workers(self.target, self.queue, self.settings.max_concurrent_reconciles, self._said,
                               resync_seconds=self.settings.resync_seconds, options=self.settings.options).start()
         where = self.settings.namespace or "every namespace"
-        kinds = ", ".join(watch.kind.kind for watch in self.watches)
-        self.say(f"watching {kinds} resources in {where} with {self.settings.max_concurrent_reconciles} workers")
+        self.say(f"{WATCHING} in {where} with {self.settings.max_concurrent_reconciles} workers")
         failures: list[BaseException] = []
         threads = [threading.Thread(target=contextvars.copy_context().run, args=(self._follow, watch, failures),
                                     name=f"watch-{watch.kind.plural}", daemon=True) for watch in self.watches]

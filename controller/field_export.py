@@ -84,8 +84,8 @@ class ExportRound(Round[FieldExportResource]):
                 if write.needed:
                     write_key(self.target, spec.to.kind, resource.target_namespace, spec.to.name, resource.target_key,
                               value)
-                ref = spec.from_.resource
+                ref, to = spec.from_.resource, spec.to
                 self.conditions = cond.synced(self.conditions, f"{spec.from_.path} of {ref.kind} {ref.name} is in the "
-                                                               f"{spec.to.kind} {spec.to.name}, key {resource.target_key}")
+                                                               f"{to.kind} {to.name}, key {resource.target_key}")
                 return Synced()
         raise TypeError(f"no action for {decision!r}")

@@ -112,7 +112,7 @@ class Workers:
                 RECONCILES.labels(CONTROLLER, "requeue_after").inc()
                 self.queue.forget(key)
                 delay = after
-            case Synced(state=("Gone" | "Deleted" | "Retained" | "Skipped")):  # the resource is gone: nothing to come back to
+            case Synced(state=("Gone" | "Deleted" | "Retained" | "Skipped")):  # gone, or not ours: no next visit
                 RECONCILES.labels(CONTROLLER, "success").inc()
                 self.queue.forget(key)
                 return None

@@ -126,7 +126,10 @@ def drift(namespace: str | None = None, label_selector: str | None = None, detec
     if shard_of:  # the parent run holds the lease for its shards, and looks for unmanaged tables itself
         return _drift(where, scope, detect_only, report_path, concurrency, timeout_seconds, options, unmanaged=False)
     # Two runs at once would remediate the same tables twice: the second waits for the first.
-    with held(where, DRIFT_LEASE, on_wait=lambda holder: print(f"waiting for the drift run {holder} to finish")) as lease:
+    def waiting(holder: str) -> None:
+        print(f"waiting for the drift run {holder} to finish")
+
+    with held(where, DRIFT_LEASE, on_wait=waiting) as lease:
         if shard_by:
             return sharded(where, scope, shard_by, lease, detect_only, report_path, concurrency, timeout_seconds,
                            options, connection)

@@ -40,7 +40,9 @@ def namespace(core) -> str:
 
 def backup_manifest(name: str, table: str, namespace: str, backup_name: str | None = None,
                     annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": namespace, **({"annotations": annotations} if annotations else {})}
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if annotations:
+        meta["annotations"] = annotations
     return {"apiVersion": BACKUP.api_version, "kind": "Backup", "metadata": meta,
             "spec": {"backupName": backup_name or name, "tableName": table}}
 

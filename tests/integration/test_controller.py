@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ack.conditions import is_synced
 from ack.model import GROUP, PLURAL, VERSION
+from controller.controller import WATCHING
 from sandbox.processes import free_port
 from sandbox.stack import Sandbox
 from tasks.connections import Target, resolve_target
@@ -68,7 +69,7 @@ class Stack:
     def calls(self) -> CallCounter:
         return CallCounter(self.target, self.sandbox.aws.access_key_id)
 
-    def watch(self, namespace: str, *flags: str, ready: str = "watching Table, Backup, FieldExport resources") -> Process:
+    def watch(self, namespace: str, *flags: str, ready: str = WATCHING) -> Process:
         """The controller, as a person starts it, sending its runs to the stack's Prefect server."""
         name = unique("watch")
         (self.folder / name).mkdir()
@@ -221,7 +222,7 @@ def test_with_leader_election_one_controller_works_and_another_takes_over_after_
     wait_until(lambda: " leads (lease " in first.output(), "the first controller leading", 60, first)
     second = stack.watch(namespace, *election, ready="leader election: waiting")
     try:
-        assert "watching Table, Backup, FieldExport resources" not in second.output()  # a candidate does not reconcile
+        assert WATCHING not in second.output()  # a candidate does not reconcile
         prefix = unique("leader")
         stack.apply(tables_spec(prefix, 40, namespace))
         wait_until(lambda: len(stack.synced(namespace)) >= 5, "the leader at work", 120, first)

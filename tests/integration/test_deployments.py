@@ -23,6 +23,7 @@ from prefect.client.schemas.filters import (
 from prefect.deployments import run_deployment
 
 from ack.model import GROUP, PLURAL, VERSION
+from controller.controller import WATCHING
 from deployments.blocks import AWS_BLOCK, KUBERNETES_BLOCK
 from flows.drift import REPORT_ARTIFACT
 from tasks.kube_tables import ensure_crd
@@ -157,7 +158,7 @@ def test_a_watched_change_starts_reconcile_on_change(server, served, home, sandb
     watch = Process([sys.executable, "-m", "flows.watch", "-n", namespace, "--emit-only"],
                     child_env(home, server, **sandbox.environ()), tmp_path / "watch.log")
     try:
-        wait_until(lambda: "watching Table, Backup, FieldExport resources" in watch.output(), "the watch", 120, watch)
+        wait_until(lambda: WATCHING in watch.output(), "the watch", 120, watch)
         table = tmp_path / "table.yaml"
         table.write_text(yaml.safe_dump(manifest("events", simple_spec(unique("events")), namespace)))
         applied = kubectl(sandbox, "apply", "-f", str(table))

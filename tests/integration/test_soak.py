@@ -21,6 +21,7 @@ from ack.conditions import is_synced
 from ack.delta import delta
 from ack.model import GROUP, PLURAL, VERSION, TableSpec
 from ack.normalize import observed_from_aws
+from controller.controller import WATCHING
 from sandbox.stack import Sandbox
 from tasks.connections import resolve_target
 from tests.conftest import NO_RATE_LIMITS
@@ -102,7 +103,7 @@ def test_random_edits_under_throttling_and_errors_end_as_the_last_spec_says(soak
     watch = Process([sys.executable, "-m", "flows.watch", "-n", namespace],
                     child_env(folder / "watch", None, **sandbox.environ()), folder / "watch.log")
     try:
-        wait_until(lambda: "watching Table, Backup, FieldExport resources" in watch.output(), "the controller", 180, watch)
+        wait_until(lambda: WATCHING in watch.output(), "the controller", 180, watch)
         names = [f"t{i}" for i in range(TABLES)]
         tables = {name: unique(f"soak-{name}") for name in names}
         specs = {name: base_spec(tables[name]) for name in names}

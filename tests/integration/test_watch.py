@@ -12,6 +12,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from controller.controller import WATCHING
 from controller.informer import ResourceWatch, WorkFilter
 from tasks.kube_tables import ensure_crd
 from tests.integration.prefect_server import Process, child_env, wait_until
@@ -80,7 +81,7 @@ def watching(sandbox, target, cluster, tmp_path_factory) -> Process:
     env = child_env(folder / "prefect-home", None, **{**sandbox.environ(), "KUBECONFIG": str(kubeconfig)})
     watch = Process([sys.executable, "-m", "flows.watch", "--all-namespaces"], env, folder / "watch.log")
     try:
-        wait_until(lambda: "watching Table, Backup, FieldExport resources in every namespace" in watch.output(), "the watch", 180, watch)
+        wait_until(lambda: f"{WATCHING} in every namespace" in watch.output(), "the watch", 180, watch)
         yield watch
     finally:
         watch.stop()

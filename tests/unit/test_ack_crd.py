@@ -174,7 +174,8 @@ def test_backup_and_field_export_schemas_are_acks() -> None:
             "backupStatus", "backupType"} <= backup["status"]["properties"].keys()
     assert backup["status"]["properties"]["backupStatus"]["enum"] == ["CREATING", "AVAILABLE", "DELETED"]
     export = crd(FIELD_EXPORT)
-    assert (export["spec"]["group"], export["metadata"]["name"]) == ("services.k8s.aws", "fieldexports.services.k8s.aws")
+    assert export["spec"]["group"] == "services.k8s.aws"
+    assert export["metadata"]["name"] == "fieldexports.services.k8s.aws"
     spec = root(export)["properties"]["spec"]
     assert spec["required"] == ["from", "to"]
     assert spec["properties"]["from"]["required"] == ["path", "resource"]

@@ -17,7 +17,8 @@ from tests.unit.resources import ACCOUNT_ARN, resource
 
 SPEC: dict[str, Any] = {
     "tableName": "orders",
-    "attributeDefinitions": [{"attributeName": "id", "attributeType": "S"}, {"attributeName": "g", "attributeType": "S"}],
+    "attributeDefinitions": [{"attributeName": "id", "attributeType": "S"},
+                             {"attributeName": "g", "attributeType": "S"}],
     "keySchema": [{"attributeName": "id", "keyType": "HASH"}],
     "billingMode": "PROVISIONED",
     "provisionedThroughput": {"readCapacityUnits": 5, "writeCapacityUnits": 5},
@@ -29,7 +30,8 @@ TARGETS = [{"ResourceId": "table/orders", "ScalableDimension": "dynamodb:table:R
            {"ResourceId": "table/orders/index/byG", "ScalableDimension": "dynamodb:index:ReadCapacityUnits"}]
 
 
-def live(read: int = 40, write: int = 5, index_read: int = 12, targets: list[dict[str, str]] | None = None) -> LiveTable:
+def live(read: int = 40, write: int = 5, index_read: int = 12,
+         targets: list[dict[str, str]] | None = None) -> LiveTable:
     throughput = {"ReadCapacityUnits": read, "WriteCapacityUnits": write}
     table = {"TableName": "orders", "TableArn": ACCOUNT_ARN + "orders", "TableStatus": "ACTIVE",
              "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"},
@@ -62,7 +64,8 @@ def test_without_scalable_targets_capacity_is_the_specs() -> None:
 
 
 def test_fields_named_in_the_annotation_are_left_as_they_are_live() -> None:
-    annotated = resource(SPEC, {IGNORE_FIELDS: "spec.provisionedThroughput, spec.globalSecondaryIndexes.provisionedThroughput"})
+    fields = "spec.provisionedThroughput, spec.globalSecondaryIndexes.provisionedThroughput"
+    annotated = resource(SPEC, {IGNORE_FIELDS: fields})
     decision = decide(annotated, live(read=40, write=9, index_read=12))
     assert isinstance(decision, Converge) and decision.plan.steps == [] and not decision.differences
     assert {d.path for d, _ in decision.ignored} == {
@@ -94,7 +97,8 @@ def test_drift_reports_what_is_left_to_others_as_ignored_not_as_drift() -> None:
 def test_a_field_that_cannot_be_left_to_others_is_refused_naming_the_annotation(value: str, named: str) -> None:
     decision = decide(resource(SPEC, {IGNORE_FIELDS: value}), live())
     assert isinstance(decision, Refuse) and decision.reason == "InvalidAnnotation"
-    assert decision.message.startswith(f"metadata.annotations[{IGNORE_FIELDS}]: {value!r}: ") and named in decision.message
+    assert decision.message.startswith(f"metadata.annotations[{IGNORE_FIELDS}]: {value!r}: ")
+    assert named in decision.message
 
 
 def test_a_spec_asks_for_what_is_live_only_where_it_is_left_to_others() -> None:
