@@ -14,8 +14,9 @@ from prefect import flow
 from pydantic import Field
 
 from bootstrap.config import DEFAULT_CONFIG, load_config
+from controller.round import Options
 from flows.checklist import Run, build, connect, summarise
-from flows.cli import guarded
+from flows.cli import add_controller_namespace, guarded
 from flows.output import add_output, render
 from tasks.aws import ServiceResult
 from tasks.connections import Connection
@@ -29,14 +30,18 @@ BILLED = ("EKS cluster and nodes", "RDS/Aurora", "DocumentDB", "MSK brokers", "E
 def bootstrap(config_path: str = Field(str(DEFAULT_CONFIG), description="The YAML configuration to run"),
               plan: bool = Field(False, description="Only read and report what would be created"),
               connection: Connection | None = Field(None, description="Where to act; default: the configuration's "
-                                                                       "target")) -> list[ServiceResult]:
+                                                                       "target"),
+              controller_namespace: str | None = Field(None, description="Where ACK's role maps are (default: "
+                                                                       "ACK_SYSTEM_NAMESPACE, else ack-system)"),
+             ) -> list[ServiceResult]:
     """The getting-started checklist (flows/checklist.py), from the account to the sample application on the
     cluster, each step as soon as what it needs exists."""
     config = load_config(config_path)
     where = connect(connection or Connection(target=config.target))
     if where.kind == "aws":
         print("target aws: this creates billed resources: " + ", ".join(BILLED))
-    rows = build(Run(where, config, dry_run=plan))
+    options = Options.from_environment(controller_namespace=controller_namespace)
+    rows = build(Run(where, config, dry_run=plan, options=options))
     summarise(rows, "bootstrap-summary",
               "What the bootstrap planned" if plan else "What the bootstrap created or found")
     return rows
@@ -48,13 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plan", action="store_true", help="read and report what would be created; touch nothing")
     parser.add_argument("--target", choices=["sandbox", "aws"],
                         help="sandbox or aws (default: the configuration's target, else sandbox)")
+    add_controller_namespace(parser)
     add_output(parser)
     args = parser.parse_args(argv)
     config = guarded("bootstrap", lambda: load_config(args.config))  # a bad file: a clear error, at once
     if config is None:
         return 1
     connection = Connection(target=args.target or config.target)
-    rows = guarded("bootstrap", lambda: bootstrap(config_path=args.config, plan=args.plan, connection=connection))
+    rows = guarded("bootstrap", lambda: bootstrap(config_path=args.config, plan=args.plan, connection=connection,
+                                                   controller_namespace=args.controller_namespace))
     if rows is None:
         return 1
     print(render(rows, args.plan, args.output))

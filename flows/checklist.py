@@ -22,6 +22,7 @@ from ack.model import TableSpec
 from bootstrap import cluster_manifests
 from bootstrap.config import BootstrapConfig
 from ack.kinds import FIELD_EXPORT, Key
+from controller.round import Options
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, DEFAULT_WORKERS, settle
 from flows.cli import read_manifests
 from tasks.account import check_account
@@ -76,6 +77,7 @@ class Run:
     dry_run: bool
     cluster: Target | None = None  # the cluster's API, once the cluster step reached it
     vpc_id: str | None = None  # for teardown: the VPC the bootstrap used
+    options: Options | None = None  # the controller's options for the Tables' reconciles (None: the environment's)
 
     @property
     def p(self) -> str:
@@ -156,7 +158,7 @@ def _tables(run: Run, up: Mapping[str, Made]) -> list[ServiceResult]:
         applied[Key.of(manifest)] = table
         if live:
             existed.add(table)
-    for outcome in settle(run.cluster, applied, DEFAULT_WORKERS, DEFAULT_TIMEOUT_SECONDS):
+    for outcome in settle(run.cluster, applied, DEFAULT_WORKERS, DEFAULT_TIMEOUT_SECONDS, run.options):
         if not outcome.ok:
             raise StepFailed(f"DynamoDB table {outcome.table}: {outcome.state}: {outcome.message}")
         out.append(ServiceResult(service="dynamodb table", name=outcome.table,
@@ -180,7 +182,7 @@ def _remove_tables(run: Run) -> list[ServiceResult]:
             deleted[Key.of(manifest)] = table
         else:
             out.append(ServiceResult(**row, action="absent"))
-    for outcome in settle(run.cluster, deleted, DEFAULT_WORKERS, DEFAULT_TIMEOUT_SECONDS):
+    for outcome in settle(run.cluster, deleted, DEFAULT_WORKERS, DEFAULT_TIMEOUT_SECONDS, run.options):
         if not outcome.ok:
             raise StepFailed(f"DynamoDB table {outcome.table}: {outcome.state}: {outcome.message}")
         out.append(ServiceResult(service="dynamodb table", name=outcome.table,
@@ -217,7 +219,7 @@ def _exports(run: Run) -> list[dict[str, Any]]:
 def _settle_exports(run: Run, manifests: list[dict[str, Any]]) -> None:
     """Reconcile the FieldExports among `manifests` until synced (or, deleted, released)."""
     keys = {Key.of(m): "" for m in manifests if m["kind"] == FIELD_EXPORT.kind}
-    for outcome in settle(run.cluster, keys, DEFAULT_WORKERS, DEFAULT_TIMEOUT_SECONDS):
+    for outcome in settle(run.cluster, keys, DEFAULT_WORKERS, DEFAULT_TIMEOUT_SECONDS, run.options):
         if not outcome.ok:
             raise StepFailed(f"FieldExport {outcome.namespace}/{outcome.name}: {outcome.state}: {outcome.message}")
 

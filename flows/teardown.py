@@ -13,8 +13,9 @@ from prefect import flow
 from pydantic import Field
 
 from bootstrap.config import DEFAULT_CONFIG, load_config
+from controller.round import Options
 from flows.checklist import Run, connect, summarise, tear_down
-from flows.cli import guarded
+from flows.cli import add_controller_namespace, guarded
 from flows.output import add_output, render
 from tasks.aws import ServiceResult
 from tasks.connections import Connection
@@ -24,12 +25,16 @@ from tasks.connections import Connection
 def teardown(config_path: str = Field(str(DEFAULT_CONFIG), description="The configuration the bootstrap ran"),
              plan: bool = Field(False, description="Only say what would be deleted"),
              connection: Connection | None = Field(None, description="Where to act; default: the configuration's "
-                                                                      "target")) -> list[ServiceResult]:
+                                                                      "target"),
+             controller_namespace: str | None = Field(None, description="Where ACK's role maps are (default: "
+                                                                      "ACK_SYSTEM_NAMESPACE, else ack-system)"),
+            ) -> list[ServiceResult]:
     """The checklist (flows/checklist.py) in reverse: what is on the cluster first, the network last; each step
     once everything that needs it is gone."""
     config = load_config(config_path)
     where = connect(connection or Connection(target=config.target))
-    rows = tear_down(Run(where, config, dry_run=plan))
+    options = Options.from_environment(controller_namespace=controller_namespace)
+    rows = tear_down(Run(where, config, dry_run=plan, options=options))
     summarise(rows, "teardown-summary", "What the teardown planned" if plan else "What the teardown removed")
     return rows
 
@@ -40,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--yes", action="store_true", help="confirm deleting from a real AWS account")
     parser.add_argument("--plan", action="store_true", help="only say what would be deleted")
     parser.add_argument("--target", choices=["sandbox", "aws"], help="default: the configuration's target")
+    add_controller_namespace(parser)
     add_output(parser)
     args = parser.parse_args(argv)
     config = guarded("teardown", lambda: load_config(args.config))
@@ -50,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         print("teardown: this deletes resources from a real AWS account; run again with --yes", file=sys.stderr)
         return 1
     rows = guarded("teardown", lambda: teardown(config_path=args.config, plan=args.plan,
-                                                 connection=Connection(target=target)))
+                                                 connection=Connection(target=target),
+                                                 controller_namespace=args.controller_namespace))
     if rows is None:
         return 1
     print(render(rows, args.plan, args.output))
