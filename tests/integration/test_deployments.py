@@ -92,7 +92,7 @@ def test_drift_is_scheduled_every_ten_hours_without_a_concurrency_limit(server, 
     with client(server) as prefect:
         drift = prefect.read_deployment_by_name("drift/drift")
     assert [(s.schedule.interval, s.active) for s in drift.schedules] == [(timedelta(seconds=36000), True)]
-    assert drift.global_concurrency_limit is None and not drift.concurrency_limit
+    assert drift.global_concurrency_limit is None
 
 
 def test_ui_started_deployments_have_forms_and_reconcile_on_change_has_its_trigger(server, served):
