@@ -58,7 +58,7 @@ from ack.backup import BackupResource
 from ack.errors import ReconcileError
 from ack.field_export import FieldExportResource, SkipExport
 from ack.kinds import BACKUP, FIELD_EXPORT, KINDS, TABLE, Key
-from ack.lifecycle import Refuse, decide, refusal
+from ack.lifecycle import Capabilities, Refuse, decide, refusal
 from ack.normalize import LiveTable
 from ack.resource import DriftPolicy, TableResource
 from ack.result import Result, Synced
@@ -290,20 +290,37 @@ def check_tables(target: Target, resources: dict[Key, TableResource], places: di
     # What reconcile refuses whatever AWS holds needs no read: the spec, or where it would have to go.
     readable = {key: r for key, r in resources.items() if r.spec is not None and isinstance(places[key], Target)
                 and (r.deleting or refusal(r, capabilities) is None)}
-    read = read_tables.fn(places, readable, concurrency)
-    checks, lives = [], {}
-    for key, resource in resources.items():
-        place, live = places[key], read.get(key)
-        if isinstance(place, Refuse) and not resource.deleting and refusal(resource, capabilities) is None:
-            checks.append(check_of(resource, None, place, default))  # reconcile's own refusal, with its reason
-            continue
-        if isinstance(live, str):  # the read failed: its message
-            checks.append(_where(check_of(resource, None, None, default, error=live), place))
-            continue
-        if live is not None:
-            lives[key] = live
-        checks.append(_where(check_of(resource, live, decide(resource, live, capabilities), default), place))
-    return checks, lives
+    # Tags in bulk (the tagging API, 100 tables a call), then what was found only in them read again table by table:
+    # the bulk tags may lag the table's by seconds, and nothing is reported, let alone changed, on a stale read.
+    read = read_tables.fn(places, readable, concurrency, bulk=True)
+    first = {key: _check(resource, places[key], read.get(key), default, capabilities)
+             for key, resource in resources.items()}
+    stale = {key: resources[key] for key, check in first.items() if _by_tags_alone(check)}
+    if stale:
+        read |= read_tables.fn(places, stale, concurrency)
+        first |= {key: _check(resources[key], places[key], read.get(key), default, capabilities) for key in stale}
+    lives = {key: live for key, live in read.items() if isinstance(live, LiveTable)}
+    return list(first.values()), lives
+
+
+def _check(resource: TableResource, place: Target | Refuse, live: LiveTable | None | str, default: DriftPolicy,
+           capabilities: Capabilities) -> ResourceCheck:
+    if isinstance(place, Refuse) and not resource.deleting and refusal(resource, capabilities) is None:
+        return check_of(resource, None, place, default)  # reconcile's own refusal, with its reason
+    if isinstance(live, str):  # the read failed: its message
+        return _where(check_of(resource, None, None, default, error=live), place)
+    return _where(check_of(resource, live, decide(resource, live, capabilities), default), place)
+
+
+# Refusals that rest on a table's tags (who owns it).
+OWNERSHIP_REFUSALS = frozenset({"OwnedElsewhere", "TableExists"})
+
+
+def _by_tags_alone(check: ResourceCheck) -> bool:
+    """Whether what the check found rests on the table's tags alone: tag differences only, or who owns it."""
+    if check.drift_class == DriftClass.DRIFTED:
+        return all(d.field == "tags" for d in check.differences)
+    return check.drift_class == DriftClass.REFUSED and check.reason in OWNERSHIP_REFUSALS
 
 
 @task(cache_policy=NO_CACHE)

@@ -38,16 +38,20 @@ def _failed(exc: ClientError, action: str) -> ReconcileError:
     return from_aws(error.get("Code", ""), error.get("Message", ""), action)
 
 
-def read_live(target: Target, spec: TableSpec, policy: bool = False) -> LiveTable | None:
+def read_live(target: Target, spec: TableSpec, policy: bool = False,
+              known_tags: dict[str, list[dict[str, str]]] | None = None) -> LiveTable | None:
     """DescribeTable and the side calls the spec needs (the resource policy also when `policy`); None when the
-    table does not exist."""
+    table does not exist. `known_tags` (ARN -> tags, from the tagging API's bulk read) spares ListTagsOfResource for
+    the tables it names."""
     ddb = target.client("dynamodb")
     name = spec.table_name
     try:
         describe = ddb.describe_table(TableName=name)["Table"]
         arn = describe["TableArn"]
-        tags = [tag for page in ddb.get_paginator("list_tags_of_resource").paginate(ResourceArn=arn)
-                for tag in page.get("Tags", [])]
+        tags = (known_tags or {}).get(arn)
+        if tags is None:
+            tags = [tag for page in ddb.get_paginator("list_tags_of_resource").paginate(ResourceArn=arn)
+                    for tag in page.get("Tags", [])]
         ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
         backups = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
         # Read only when the spec names them: the fewest calls that suffice.
@@ -128,15 +132,36 @@ def run_step(target: Target, step: Step) -> dict[str, Any] | ReconcileError:
 SCAN_RETRY_PAUSES = (1.0, 2.0)
 
 
+def bulk_tags(target: Target) -> dict[str, list[dict[str, str]]] | None:
+    """Every DynamoDB table's tags in the target's account and region from the Resource Groups Tagging API, 100
+    tables a call (ARN -> tags); None where it is not served or not allowed: the caller reads each table's own.
+    Its tags may lag the table's by seconds: a difference found only in them is confirmed before it is acted on."""
+    try:
+        pages = target.client("resourcegroupstaggingapi").get_paginator("get_resources").paginate(
+            ResourceTypeFilters=["dynamodb:table"], ResourcesPerPage=100)
+        return {found["ResourceARN"]: found.get("Tags", []) for page in pages
+                for found in page["ResourceTagMappingList"]}
+    except (ClientError, BotoCoreError):
+        return None
+
+
 @task(cache_policy=NO_CACHE)
 def read_tables(places: dict[K, Target], resources: dict[K, TableResource],
-                concurrency: int = 16) -> dict[K, LiveTable | None | str]:
+                concurrency: int = 16, bulk: bool = False) -> dict[K, LiveTable | None | str]:
     """The tables of many resources at once, each where `places` says it is, in one task (a task per table would
     cost more than the reads), with bounded concurrency over pooled clients. Each key maps to the table, None
-    (missing) or the error's message."""
+    (missing) or the error's message. With `bulk`, each place's tags come from the tagging API in pages of 100
+    (`bulk_tags`): about 3 reads a table instead of 4."""
+    tagged: dict[tuple[str, str | None], dict[str, list[dict[str, str]]] | None] = {}
+    if bulk:
+        for place in {(t.region, t.role_arn): t for key, t in places.items() if key in resources}.values():
+            tagged[(place.region, place.role_arn)] = bulk_tags(place)
+
     def read_one(key: K) -> LiveTable | None | str:
+        place = places[key]
         try:
-            return read_live(places[key], resources[key].spec, resources[key].reads_policy)
+            return read_live(place, resources[key].spec, resources[key].reads_policy,
+                             tagged.get((place.region, place.role_arn)))
         except ReconcileError as exc:
             return exc.message
         except (ClientError, BotoCoreError) as exc:

@@ -1,8 +1,8 @@
 """The IAM actions behind the calls the local endpoint recorded, checked against the policies in deploy/iam/.
 
 Most AWS calls need the IAM action of the same name under the service's prefix; the exceptions are named here:
-CloudWatch signs as `monitoring`, S3 names several permissions differently from its operations, and API
-Gateway's HTTP APIs are authorised by HTTP method.
+CloudWatch signs as `monitoring`, the tagging API as `tagging`, S3 names several permissions differently from its
+operations, and API Gateway's HTTP APIs are authorised by HTTP method.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ POLICIES = Path(__file__).resolve().parents[2] / "deploy" / "iam"
 TABLES_POLICY = POLICIES / "ackflow-tables-policy.json"
 BOOTSTRAP_POLICY = POLICIES / "ackflow-bootstrap-policy.json"
 
-IAM_PREFIX = {"monitoring": "cloudwatch"}
+IAM_PREFIX = {"monitoring": "cloudwatch", "tagging": "tag"}
 S3_PERMISSION = {
     "HeadBucket": "ListBucket", "ListObjectVersions": "ListBucketVersions",
     "GetBucketEncryption": "GetEncryptionConfiguration", "PutBucketEncryption": "PutEncryptionConfiguration",
