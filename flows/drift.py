@@ -361,13 +361,16 @@ def unmanaged_tables(target: Target, resources: dict[Key, TableResource], places
     touched. Looked for in each account and region `in_use`. `resources` are those seen; when a label selector
     made them `partial`, the cluster is asked."""
     listed = {r.key for r in resources.values()}
+
+    def wanted(owner: str) -> bool:  # an owner in scope that was not seen
+        return owner not in listed and (not namespace or owner.partition("/")[0] == namespace)
+
     checks = []
     for place in in_use:
         managed = {r.table_name for key, r in resources.items() if places.get(key) == place}
-        for table, owner in sorted(owned_tables_outside(place, managed).items()):
+        outside = owned_tables_outside(place, managed, wanted)
+        for table, owner in sorted(outside.items()):
             owner_namespace, _, owner_name = owner.partition("/")
-            if owner in listed or (namespace and owner_namespace != namespace):
-                continue
             if partial and read_resource.fn(target, owner_namespace, owner_name) is not None:
                 continue
             checks.append(_where(ResourceCheck(owner_namespace, owner_name, table, DriftClass.UNMANAGED,

@@ -8,7 +8,7 @@ Nothing here waits for a table to change: a reconcile does one round and returns
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -180,19 +180,29 @@ def read_tables(places: dict[K, Target], resources: dict[K, TableResource],
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def owned_tables_outside(target: Target, known: set[str]) -> dict[str, str]:
-    """Tables in the account, other than `known`, that carry the ownership tag: {table name: owner}."""
+def owned_tables_outside(target: Target, known: set[str],
+                         wanted: Callable[[str], bool] = lambda owner: True) -> dict[str, str]:
+    """Tables in the account, other than `known`, that carry the ownership tag of an owner `wanted` says to look
+    for: {table name: owner}. From the tagging API's bulk read where it is served (each such table confirmed with
+    its own tags: they may lag), else every other table's own tags."""
     ddb = target.client("dynamodb")
-    names = [n for page in ddb.get_paginator("list_tables").paginate() for n in page["TableNames"] if n not in known]
-    if not names:
-        return {}
-    identity = target.client("sts").get_caller_identity()
-    partition = identity["Arn"].split(":")[1]
-    owned = {}
-    for name in names:
-        arn = f"arn:{partition}:dynamodb:{target.region}:{identity['Account']}:table/{name}"
+
+    def owner(arn: str) -> str | None:
         tags = ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
-        owner = owner_of({t["Key"]: t["Value"] for t in tags})
-        if owner:
-            owned[name] = owner
+        return owner_of({t["Key"]: t["Value"] for t in tags})
+
+    if (tagged := bulk_tags(target)) is not None:
+        candidates = {arn.rsplit(":table/", 1)[-1]: arn for arn, tags in tagged.items()
+                      if (found := owner_of({t["Key"]: t["Value"] for t in tags})) and wanted(found)}
+    else:
+        names = [n for page in ddb.get_paginator("list_tables").paginate() for n in page["TableNames"]]
+        identity = target.client("sts").get_caller_identity()
+        partition = identity["Arn"].split(":")[1]
+        candidates = {n: f"arn:{partition}:dynamodb:{target.region}:{identity['Account']}:table/{n}" for n in names}
+    owned = {}
+    for name, arn in candidates.items():
+        if name in known:
+            continue
+        if (found := owner(arn)) and wanted(found):
+            owned[name] = found
     return owned
