@@ -25,8 +25,8 @@ from ack.model import (
     WireModel,
     ReportedModel,
 )
-from ack.lifecycle import Refuse
-from ack.resource import DELETION_POLICIES, DeletionPolicy, Policies
+from ack.lifecycle import Refuse, keeps
+from ack.resource import DeletionPolicy, Identity, Policies, annotations_of, raw_identity
 from ack.validate import Problem, typed
 
 BACKUP_API_VERSION = f"{GROUP}/v1alpha1"
@@ -66,27 +66,10 @@ class Backup(WireModel):
     status: BackupStatus | None = None
 
 
-# `kubectl get backups`: ACK's columns, SIZE reading the field that exists (ACK's reads .status.backupSize).
-BACKUP_PRINTER_COLUMNS: list[dict[str, Any]] = [
-    {"name": "ARN", "type": "string", "priority": 1, "jsonPath": ".status.ackResourceMetadata.arn"},
-    {"name": "SIZE", "type": "integer", "jsonPath": ".status.backupSizeBytes"},
-    {"name": "STATUS", "type": "string", "jsonPath": ".status.backupStatus"},
-    {"name": "TABLENAME", "type": "string", "jsonPath": ".spec.tableName"},
-    {"name": "TYPE", "type": "string", "jsonPath": ".status.backupType"},
-    {"name": "Synced", "type": "string", "jsonPath": '.status.conditions[?(@.type=="ACK.ResourceSynced")].status'},
-    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-]
-
-
 @dataclass(frozen=True)
-class BackupResource:
+class BackupResource(Identity):
     """One Backup resource, typed (as ack.resource.TableResource is for a Table)."""
 
-    namespace: str
-    name: str
-    generation: int | None
-    deleting: bool
-    has_finalizer: bool
     policies: Policies
     spec: BackupSpec | None
     spec_problems: tuple[Problem, ...]
@@ -105,13 +88,9 @@ class BackupResource:
 
     @classmethod
     def parse(cls, raw: dict[str, Any], finalizer: str) -> BackupResource:
-        meta = raw.get("metadata") or {}
         spec, problems = typed(BackupSpec, raw.get("spec") or {})
         status = typed(BackupStatus, raw.get("status") or {})[0] or BackupStatus()  # another's we cannot read: afresh
-        return cls(namespace=meta.get("namespace", "default"), name=meta["name"], generation=meta.get("generation"),
-                   deleting=bool(meta.get("deletionTimestamp")),
-                   has_finalizer=finalizer in (meta.get("finalizers") or []),
-                   policies=Policies.from_annotations(meta.get("annotations") or {}), spec=spec,
+        return cls(**raw_identity(raw, finalizer), policies=Policies.from_annotations(annotations_of(raw)), spec=spec,
                    spec_problems=problems, status=status, raw=raw)
 
 
@@ -194,14 +173,11 @@ def _deletion(resource: BackupResource, live: dict[str, Any] | None, namespace_p
               default_policy: DeletionPolicy) -> BackupDecision:
     if not resource.has_finalizer:
         return ReleaseBackup("Deleted", "")
-    bad = [p for p in resource.policies.problems if "deletion-policy" in p.field]
-    if bad:
-        return Refuse("InvalidAnnotation", "; ".join(map(str, bad)))
-    if namespace_policy is not None and namespace_policy not in DELETION_POLICIES:
-        return Refuse("InvalidAnnotation", f"the namespace's {GROUP}/deletion-policy: {namespace_policy!r} is "
-                                                 "not one of 'delete', 'retain'")
+    kept = keeps(resource.policies, namespace_policy, default_policy)
+    if isinstance(kept, Refuse):
+        return kept
     name = resource.spec.backup_name if resource.spec else resource.name
-    if resource.policies.read_only or (resource.policies.deletion or namespace_policy or default_policy) == "retain":
+    if kept:
         return ReleaseBackup("Retained", f"the backup {name} was kept")
     if live is None or (live.get("BackupDetails") or {}).get("BackupStatus") == "DELETED":
         return ReleaseBackup("Deleted", "")

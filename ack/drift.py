@@ -178,6 +178,18 @@ def export_check(resource: FieldExportResource, decision: ExportDecision | None,
     return check
 
 
+# Refusals that rest on a table's tags (who owns it).
+OWNERSHIP_REFUSALS = frozenset({"OwnedElsewhere", "TableExists"})
+
+
+def by_tags_alone(check: ResourceCheck) -> bool:
+    """Whether what the check found rests on the table's tags alone (tag differences only, or who owns it): read in
+    bulk, they may lag, so such a finding is read again table by table before it is reported or acted on."""
+    if check.drift_class == DriftClass.DRIFTED:
+        return all(d.field == "tags" for d in check.differences)
+    return check.drift_class == DriftClass.REFUSED and check.reason in OWNERSHIP_REFUSALS
+
+
 def _text(value: Any) -> str:
     """A value as a person reads it in the report: strings bare, everything else as JSON."""
     if value is None:

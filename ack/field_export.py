@@ -19,6 +19,7 @@ from pydantic import Field
 from ack.conditions import is_synced
 from ack.lifecycle import Refuse
 from ack.model import Condition, ObjectMeta, ReportedModel, WireModel
+from ack.resource import Identity, raw_identity
 from ack.validate import Problem, typed
 
 FIELD_EXPORT_GROUP = "services.k8s.aws"
@@ -75,14 +76,9 @@ class FieldExport(WireModel):
 
 
 @dataclass(frozen=True)
-class FieldExportResource:
+class FieldExportResource(Identity):
     """One FieldExport resource, typed."""
 
-    namespace: str
-    name: str
-    generation: int | None
-    deleting: bool
-    has_finalizer: bool
     spec: FieldExportSpec | None
     spec_problems: tuple[Problem, ...]
     raw: dict[str, Any] = field(repr=False, compare=False)
@@ -103,17 +99,13 @@ class FieldExportResource:
 
     @classmethod
     def parse(cls, raw: dict[str, Any], finalizer: str) -> FieldExportResource:
-        meta = raw.get("metadata") or {}
         spec, problems = typed(FieldExportSpec, raw.get("spec") or {})
         if spec is not None:
             try:
                 parse_path(spec.from_.path)
             except ValueError as exc:
                 problems = (Problem("spec.from.path", str(exc)),)
-        return cls(namespace=meta.get("namespace", "default"), name=meta["name"], generation=meta.get("generation"),
-                   deleting=bool(meta.get("deletionTimestamp")),
-                   has_finalizer=finalizer in (meta.get("finalizers") or []), spec=spec, spec_problems=problems,
-                   raw=raw)
+        return cls(**raw_identity(raw, finalizer), spec=spec, spec_problems=problems, raw=raw)
 
 
 # ------------------------------------------------------------------------------------------------ paths

@@ -12,18 +12,27 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
-from ack.backup import BACKUP_PRINTER_COLUMNS, Backup, BackupSpec, BackupStatus
+from ack.backup import Backup, BackupSpec, BackupStatus
 from ack.field_export import FIELD_EXPORT_GROUP, FieldExport, FieldExportSpec, FieldExportStatus
 from ack.model import GROUP, KIND, PLURAL, VERSION, Table, TableSpec, TableStatus
 
-# `kubectl get tables`, as ACK's CRD has them.
-TABLE_PRINTER_COLUMNS: list[dict[str, Any]] = [
-    {"name": "ARN", "type": "string", "priority": 1, "jsonPath": ".status.ackResourceMetadata.arn"},
-    {"name": "CLASS", "type": "string", "jsonPath": ".spec.tableClass"},
-    {"name": "STATUS", "type": "string", "jsonPath": ".status.tableStatus"},
+# The columns of `kubectl get`, as ACK's CRDs have them: the ARN (with -o wide), the kind's own, Synced, Age.
+_ARN = {"name": "ARN", "type": "string", "priority": 1, "jsonPath": ".status.ackResourceMetadata.arn"}
+_SYNCED_AGE = (
     {"name": "Synced", "type": "string", "jsonPath": '.status.conditions[?(@.type=="ACK.ResourceSynced")].status'},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-]
+)
+
+
+def _columns(*own: tuple[str, str, str]) -> tuple[dict[str, Any], ...]:
+    return (_ARN, *({"name": name, "type": kind, "jsonPath": path} for name, kind, path in own), *_SYNCED_AGE)
+
+
+TABLE_PRINTER_COLUMNS = _columns(("CLASS", "string", ".spec.tableClass"), ("STATUS", "string", ".status.tableStatus"))
+# SIZE reads the field that exists (ACK's reads .status.backupSize, always empty).
+BACKUP_PRINTER_COLUMNS = _columns(("SIZE", "integer", ".status.backupSizeBytes"),
+                                  ("STATUS", "string", ".status.backupStatus"),
+                                  ("TABLENAME", "string", ".spec.tableName"), ("TYPE", "string", ".status.backupType"))
 
 
 @dataclass(frozen=True, eq=False)  # each kind is one object: compared and hashed by identity
@@ -61,8 +70,8 @@ class Kind:
         return f"finalizers.{self.group}/{self.kind}"
 
 
-TABLE = Kind(GROUP, KIND, PLURAL, Table, TableSpec, TableStatus, tuple(TABLE_PRINTER_COLUMNS))
-BACKUP = Kind(GROUP, "Backup", "backups", Backup, BackupSpec, BackupStatus, tuple(BACKUP_PRINTER_COLUMNS))
+TABLE = Kind(GROUP, KIND, PLURAL, Table, TableSpec, TableStatus, TABLE_PRINTER_COLUMNS)
+BACKUP = Kind(GROUP, "Backup", "backups", Backup, BackupSpec, BackupStatus, BACKUP_PRINTER_COLUMNS)
 FIELD_EXPORT = Kind(FIELD_EXPORT_GROUP, "FieldExport", "fieldexports", FieldExport, FieldExportSpec,
                     FieldExportStatus)
 KINDS: dict[str, Kind] = {kind.kind: kind for kind in (TABLE, BACKUP, FIELD_EXPORT)}

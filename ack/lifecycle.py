@@ -13,10 +13,17 @@ from typing import Any
 
 from ack.delta import Difference, delta
 from ack.ignore import with_live
-from ack.model import ADOPTION_FIELDS, ADOPTION_POLICY, ALLOW_DESTRUCTIVE, RECREATE_MISSING, TableSpec
+from ack.model import (
+    ADOPTION_FIELDS,
+    ADOPTION_POLICY,
+    ALLOW_DESTRUCTIVE,
+    NAMESPACE_DELETION_POLICY,
+    RECREATE_MISSING,
+    TableSpec,
+)
 from ack.normalize import LiveTable
 from ack.plan import Plan, Step, busy, create_table_params, delete_table, plan, sdk_tags, tag_steps
-from ack.resource import DELETION_POLICIES, DeletionPolicy, TableResource
+from ack.resource import DELETION_POLICIES, DeletionPolicy, Policies, TableResource
 from ack.tags import controller_tags, is_user_tag, retag
 from ack.validate import effective, unsupported
 
@@ -107,8 +114,7 @@ def refusal(resource: TableResource, capabilities: Capabilities) -> Refuse | Non
     """What refuses the resource whatever AWS holds: checked before any AWS call."""
     policies = resource.policies
     if resource.deleting:
-        bad = [p for p in policies.problems if "deletion-policy" in p.field]
-        return Refuse("InvalidAnnotation", "; ".join(map(str, bad))) if bad else None
+        return _bad_deletion_policy(policies)
     if policies.problems:
         return Refuse("InvalidAnnotation", "; ".join(map(str, policies.problems)))
     problems = list(resource.spec_problems)
@@ -225,13 +231,11 @@ def _deletion(resource: TableResource, live: LiveTable | None, namespace_policy:
               default_policy: DeletionPolicy) -> Decision:
     if not resource.has_finalizer:
         return Delete(Plan())  # nothing of ours holds the resource
-    if refused := refusal(resource, AWS):
-        return refused
-    if namespace_policy is not None and namespace_policy not in DELETION_POLICIES:
-        return Refuse("InvalidAnnotation", f"the namespace's dynamodb.services.k8s.aws/deletion-policy: "
-                                           f"{namespace_policy!r} is not one of 'delete', 'retain'")
+    kept = keeps(resource.policies, namespace_policy, default_policy)
+    if isinstance(kept, Refuse):
+        return kept
     name = resource.table_name
-    if resource.policies.read_only or (resource.policies.deletion or namespace_policy or default_policy) == "retain":
+    if kept:
         return Retain(f"the table {name} was kept")
     if resource.spec is None or live is None:
         return Delete(Plan())  # never made, or already gone
@@ -241,6 +245,23 @@ def _deletion(resource: TableResource, live: LiveTable | None, namespace_policy:
     if deletion.terminal:
         return Refuse("DeletionProtected", deletion.terminal)
     return Delete(deletion)
+
+
+def _bad_deletion_policy(policies: Policies) -> Refuse | None:
+    bad = [p for p in policies.problems if "deletion-policy" in p.field]
+    return Refuse("InvalidAnnotation", "; ".join(map(str, bad))) if bad else None
+
+
+def keeps(policies: Policies, namespace_policy: str | None, default_policy: DeletionPolicy) -> bool | Refuse:
+    """Whether a resource being deleted (of any kind) keeps what it made in AWS: ACK's read-only, else its own
+    deletion policy, else its namespace's (`namespace_policy`), else the controller's; a refusal naming an annotation
+    not understood (the namespace's only when it applies)."""
+    if refused := _bad_deletion_policy(policies):
+        return refused
+    if policies.deletion is None and namespace_policy is not None and namespace_policy not in DELETION_POLICIES:
+        return Refuse("InvalidAnnotation", f"the namespace's {NAMESPACE_DELETION_POLICY}: {namespace_policy!r} is not "
+                                           "one of 'delete', 'retain'")
+    return policies.read_only or (policies.deletion or namespace_policy or default_policy) == "retain"
 
 
 def managed_by(resource: TableResource, live: LiveTable | None) -> dict[str, Any]:

@@ -106,16 +106,34 @@ def _adoption_table_name(raw: str | None, problems: list[Problem]) -> str | None
 
 
 @dataclass(frozen=True)
-class TableResource:
-    """One Table resource, typed. `spec` is what AWS is asked for: the spec as written less what AWS would not use,
-    which `advisories` names (ack/validate.py: effective). `spec_problems` says what AWS would refuse in it; `spec` is
-    None only when the spec does not even fit the model."""
+class Identity:
+    """What every kind's typed resource reads from its metadata (`raw_identity` reads it)."""
 
     namespace: str
     name: str
     generation: int | None
     deleting: bool
     has_finalizer: bool
+
+
+def raw_identity(raw: dict[str, Any], finalizer: str) -> dict[str, Any]:
+    """The fields of `Identity` from a resource as the API server returns it (`finalizer`: its kind's)."""
+    meta = raw.get("metadata") or {}
+    return {"namespace": meta.get("namespace", "default"), "name": meta["name"], "generation": meta.get("generation"),
+            "deleting": bool(meta.get("deletionTimestamp")),
+            "has_finalizer": finalizer in (meta.get("finalizers") or [])}
+
+
+def annotations_of(raw: dict[str, Any]) -> dict[str, str]:
+    return (raw.get("metadata") or {}).get("annotations") or {}
+
+
+@dataclass(frozen=True)
+class TableResource(Identity):
+    """One Table resource, typed. `spec` is what AWS is asked for: the spec as written less what AWS would not use,
+    which `advisories` names (ack/validate.py: effective). `spec_problems` says what AWS would refuse in it; `spec` is
+    None only when the spec does not even fit the model."""
+
     policies: Policies
     spec: TableSpec | None
     spec_problems: tuple[Problem, ...]
@@ -158,16 +176,11 @@ class TableResource:
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> TableResource:
-        meta = raw.get("metadata") or {}
         spec, problems, advisories = _spec(raw.get("spec") or {})
         status = typed(TableStatus, raw.get("status") or {})[0] or TableStatus()  # another's we cannot read: afresh
         return cls(
-            namespace=meta.get("namespace", "default"),
-            name=meta["name"],
-            generation=meta.get("generation"),
-            deleting=bool(meta.get("deletionTimestamp")),
-            has_finalizer=FINALIZER in (meta.get("finalizers") or []),
-            policies=Policies.from_annotations(meta.get("annotations") or {}),
+            **raw_identity(raw, FINALIZER),
+            policies=Policies.from_annotations(annotations_of(raw)),
             spec=spec,
             spec_problems=problems,
             status=status,

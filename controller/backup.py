@@ -20,7 +20,6 @@ from ack.backup import (
 from ack.errors import ReconcileError
 from ack.kinds import BACKUP
 from ack.lifecycle import Refuse
-from ack.model import NAMESPACE_DELETION_POLICY
 from ack.result import Result, Synced
 from controller.round import Options, Round
 from tasks.connections import Target
@@ -50,13 +49,10 @@ class BackupRound(Round[BackupResource]):
         if refused := self.place():  # before any AWS call
             return self.finish(self.terminal(refused.reason, refused.message))
         try:
-            namespace_policy = None
-            if resource.deleting and resource.policies.deletion is None:  # the namespace's default applies
-                namespace_policy = self.namespace_annotations.get(NAMESPACE_DELETION_POLICY)
             live = read_backup(self.aws, resource.arn) if resource.arn else None
             if live is not None:
                 self.details = live.get("BackupDetails")
-            decision = decide_backup(resource, live, namespace_policy, self.options.deletion_policy)
+            decision = decide_backup(resource, live, self.namespace_deletion_policy, self.options.deletion_policy)
             if not resource.deleting and not isinstance(decision, Refuse):
                 self.keep_finalizer()
             return self._act(decision)

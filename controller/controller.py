@@ -23,7 +23,7 @@ from prefect.events import emit_event
 from ack.result import Result, describe
 from ack.field_export import FieldExportResource
 from ack.kinds import FIELD_EXPORT, KINDS, Key, Kind
-from controller.events import changed_event, event_resource
+from controller.events import event_name, event_resource
 from controller.informer import ResourceWatch, WorkFilter
 from controller.leader import LEASE_SECONDS, LeaderElector
 from controller.metrics import MetricsServer, QueueMetrics
@@ -151,8 +151,8 @@ class Controller:
             self.exports.note(change, resource)
         for export in self.exports.reading(key):  # any change of a source (its status too) is news for its exports
             if self.settings.emit_only:
-                emit_event(changed_event(FIELD_EXPORT), resource=event_resource(export.namespace, export.name,
-                                                                                 FIELD_EXPORT),
+                emit_event(event_name(FIELD_EXPORT, "changed"),
+                           resource=event_resource(export.namespace, export.name, FIELD_EXPORT),
                            payload={"change": "SOURCE_CHANGED", "source": str(key)})
             else:
                 self.queue.add(export)
@@ -161,7 +161,7 @@ class Controller:
                 self.queue.add_after(key, resync_delay(key, self.settings.resync_seconds, time.monotonic()))
             return
         self.changes += 1
-        emit_event(changed_event(kind), resource=event_resource(key.namespace, key.name, kind),
+        emit_event(event_name(kind, "changed"), resource=event_resource(key.namespace, key.name, kind),
                    payload={"change": change, "generation": meta.get("generation"),
                             "deleting": bool(meta.get("deletionTimestamp"))})
         if self.settings.emit_only:

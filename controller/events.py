@@ -3,27 +3,21 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from ack.kinds import KINDS, TABLE, Kind
 
 
-
-def changed_event(kind: Kind) -> str:
-    """The event the controller emits (with --emit-only) when a resource of `kind` needs work."""
-    return f"ackflow.{kind.singular}.changed"
+Happening = Literal["changed", "drifted", "remediated"]
 
 
-def drifted_event(kind: Kind) -> str:
-    """The event a drift run emits for a resource found drifted (`ackflow.table.drifted`, ...)."""
-    return f"ackflow.{kind.singular}.drifted"
+def event_name(kind: Kind, happening: Happening) -> str:
+    """A resource event's name: `ackflow.table.changed` (the controller, with --emit-only, for a resource that needs
+    work), `ackflow.backup.drifted` and `ackflow.table.remediated` (a drift run), ..."""
+    return f"ackflow.{kind.singular}.{happening}"
 
 
-def remediated_event(kind: Kind) -> str:
-    """The event a drift run emits for a resource it remediated."""
-    return f"ackflow.{kind.singular}.remediated"
-
-
-TABLE_CHANGED = changed_event(TABLE)
-CHANGED_EVENTS = frozenset(changed_event(kind) for kind in KINDS.values())
+CHANGED_EVENTS = frozenset(event_name(kind, "changed") for kind in KINDS.values())
 
 
 def event_resource(namespace: str, name: str, kind: Kind = TABLE) -> dict[str, str]:

@@ -10,6 +10,7 @@ from kubernetes import client
 from ack.kinds import Key
 from ack.lifecycle import Refuse
 from ack.placement import Placement, RoleMaps, moved, needs_role_maps, place
+from ack.resource import annotations_of
 from tasks.connections import Target, aws_regions, caller_account
 from tasks.kube_tables import role_maps
 
@@ -22,8 +23,7 @@ def placement(target: Target, raw: dict[str, Any], namespace_annotations: dict[s
     if maps is None:
         maps = role_maps(target, controller_namespace) if needs_role_maps(namespace_annotations) \
             else RoleMaps(controller_namespace)
-    placed = place((raw.get("metadata") or {}).get("annotations") or {}, namespace_annotations, maps, target.region,
-                   aws_regions())
+    placed = place(annotations_of(raw), namespace_annotations, maps, target.region, aws_regions())
     if isinstance(placed, Refuse):
         return placed
     if placed.role_arn is None:

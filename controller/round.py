@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 from ack import conditions as cond
 from ack.errors import BusyError, RateLimitedError, ReconcileError, RecoverableError, TerminalError
 from ack.lifecycle import Refuse
+from ack.model import NAMESPACE_DELETION_POLICY
 from ack.placement import DEFAULT_CONTROLLER_NAMESPACE
 from ack.plan import Step
 from ack.resource import DeletionPolicy
@@ -89,6 +90,11 @@ class Round(Generic[Resource]):
         if self._namespace_annotations is None:
             self._namespace_annotations = namespace_annotations(self.target, self.raw["metadata"]["namespace"])
         return self._namespace_annotations
+
+    @property
+    def namespace_deletion_policy(self) -> str | None:
+        """The namespace's default deletion policy (ACK's namespace annotation), if it sets one."""
+        return self.namespace_annotations.get(NAMESPACE_DELETION_POLICY)
 
     def place(self) -> Refuse | None:
         """Point `aws` where this resource's AWS calls go (ack/placement.py); a refusal when they may go nowhere."""

@@ -29,7 +29,6 @@ from ack.lifecycle import (
     recorded,
     refusal,
 )
-from ack.model import NAMESPACE_DELETION_POLICY
 from ack.normalize import LiveTable
 from ack.resource import TableResource
 from ack.result import Requeue, Result, Synced
@@ -151,11 +150,8 @@ class TableRound(Round[TableResource]):
         if refused := self.place():  # where its table is: nowhere else is anything deleted
             return self.finish(self.terminal(refused.reason, refused.message))
         try:
-            namespace_policy = None
-            if resource.policies.deletion is None:  # the namespace's default applies
-                namespace_policy = self.namespace_annotations.get(NAMESPACE_DELETION_POLICY)
             live = read_live(self.aws, resource.spec, resource.reads_policy) if resource.spec is not None else None
-            return self._delete(decide(resource, live, self.capabilities, namespace_policy,
+            return self._delete(decide(resource, live, self.capabilities, self.namespace_deletion_policy,
                                        self.options.deletion_policy), live)
         except ReconcileError as exc:
             return self.finish(self.failed(exc))

@@ -46,6 +46,7 @@ from ack.drift import (
     DriftClass,
     ResourceCheck,
     backup_check,
+    by_tags_alone,
     check_of,
     export_check,
     drift_record,
@@ -62,7 +63,7 @@ from ack.lifecycle import Capabilities, Refuse, decide, refusal
 from ack.normalize import LiveTable
 from ack.resource import DriftPolicy, TableResource
 from ack.result import Result, Synced
-from controller.events import drifted_event, event_resource, remediated_event
+from controller.events import event_name, event_resource
 from controller.field_export import decide as decide_export
 from controller.placement import Places, account_of
 from controller.round import Options
@@ -295,7 +296,7 @@ def check_tables(target: Target, resources: dict[Key, TableResource], places: di
     read = read_tables.fn(places, readable, concurrency, bulk=True)
     first = {key: _check(resource, places[key], read.get(key), default, capabilities)
              for key, resource in resources.items()}
-    stale = {key: resources[key] for key, check in first.items() if _by_tags_alone(check)}
+    stale = {key: resources[key] for key, check in first.items() if by_tags_alone(check)}
     if stale:
         read |= read_tables.fn(places, stale, concurrency)
         first |= {key: _check(resources[key], places[key], read.get(key), default, capabilities) for key in stale}
@@ -310,17 +311,6 @@ def _check(resource: TableResource, place: Target | Refuse, live: LiveTable | No
     if isinstance(live, str):  # the read failed: its message
         return _where(check_of(resource, None, None, default, error=live), place)
     return _where(check_of(resource, live, decide(resource, live, capabilities), default), place)
-
-
-# Refusals that rest on a table's tags (who owns it).
-OWNERSHIP_REFUSALS = frozenset({"OwnedElsewhere", "TableExists"})
-
-
-def _by_tags_alone(check: ResourceCheck) -> bool:
-    """Whether what the check found rests on the table's tags alone: tag differences only, or who owns it."""
-    if check.drift_class == DriftClass.DRIFTED:
-        return all(d.field == "tags" for d in check.differences)
-    return check.drift_class == DriftClass.REFUSED and check.reason in OWNERSHIP_REFUSALS
 
 
 @task(cache_policy=NO_CACHE)
@@ -502,10 +492,10 @@ def announce(checks: list[ResourceCheck]) -> None:
         kind = KINDS[check.kind]
         resource = event_resource(check.namespace, check.name, kind) | {"ackflow.table-name": check.table}
         payload = {"class": check.drift_class.value, "differences": [d.path for d in check.differences]}
-        emit_event(event=drifted_event(kind), resource=resource, payload=payload)
+        emit_event(event=event_name(kind, "drifted"), resource=resource, payload=payload)
         fixed = [path for path, (action, _) in check.actions.items() if action == Action.REMEDIATED]
         if fixed:
-            emit_event(event=remediated_event(kind), resource=resource, payload={"fixed": fixed})
+            emit_event(event=event_name(kind, "remediated"), resource=resource, payload={"fixed": fixed})
 
 
 def main(argv: list[str] | None = None) -> int:

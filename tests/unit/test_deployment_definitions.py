@@ -20,7 +20,7 @@ from deployments.definitions import (
     table_changed_trigger,
 )
 from ack.kinds import KINDS
-from controller.events import changed_event, event_resource
+from controller.events import event_name, event_resource
 
 PREFECT_YAML = Path(__file__).resolve().parents[2] / "prefect.yaml"
 NAMES = {"drift", "bootstrap", "teardown", "apply", "reconcile", "reconcile-on-change"}
@@ -81,7 +81,7 @@ def test_the_ui_forms_describe_every_parameter_and_default_all_but_the_manifests
 def test_a_changed_event_starts_reconcile_for_the_resource_it_names(kind):
     trigger = table_changed_trigger()
     assert trigger.expect == {"ackflow.table.changed", "ackflow.backup.changed", "ackflow.fieldexport.changed"}
-    event = Event(occurred="2026-01-01T00:00:00Z", event=changed_event(kind),
+    event = Event(occurred="2026-01-01T00:00:00Z", event=event_name(kind, "changed"),
                   resource=event_resource("team-a", "orders", kind), id="00000000-0000-0000-0000-000000000001")
     assert event.event in trigger.expect
     assert trigger.match.matches(Resource(event_resource("team-a", "orders", kind)))
