@@ -33,6 +33,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 from prefect.events import emit_event
 from prefect.utilities.annotations import quote
 from pydantic import BaseModel
@@ -213,6 +214,8 @@ def sharded(where: Target, scope: Scope, shard_by: ShardBy, lease: str, detect_o
     """One child run of the `drift` deployment per namespace or account (its work pool spreads them over its
     workers), under this run's lease; their report rows gathered into one report and one result, with this run's
     own look for unmanaged tables (which no one shard could see whole). A shard that fails is reported as failed."""
+    if missing := no_shard_deployment():  # before anything: with no deployment, no shard could ever run
+        raise RuntimeError(missing)
     resources, backups, placer, places = _inventory(where, scope, options)
     shards = _shards(where, scope, shard_by, [*resources, *(Key.of(b, BACKUP) for b in backups)], places)
     print(f"drift: {len(shards)} shards by {shard_by}: " + ", ".join(v for shard in shards for v in shard.values()))
@@ -241,6 +244,18 @@ def sharded(where: Target, scope: Scope, shard_by: ShardBy, lease: str, detect_o
     announce(checks)
     publish(quote(frame), shards_markdown(frame, shards, len(lost), detect_only), report_path)
     return result_of(frame, len(lost) + len(failed.drop_duplicates(["namespace", "kind", "resource"])))
+
+
+def no_shard_deployment() -> str | None:
+    """Why shards cannot run on the Prefect API in use (it has no `drift` deployment), or None."""
+    with get_client(sync_client=True) as prefect:
+        try:
+            prefect.read_deployment_by_name(DRIFT_DEPLOYMENT)
+            return None
+        except ObjectNotFound:
+            return (f"--shard-by: the Prefect API has no deployment {DRIFT_DEPLOYMENT} for the shards to run as: "
+                    "deploy it (`prefect deploy --all`, or `python -m deployments serve`) and point PREFECT_API_URL "
+                    "at that server")
 
 
 def _shards(where: Target, scope: Scope, shard_by: ShardBy, keys: list[Key], places: dict[Key, Target | Refuse]
@@ -428,8 +443,8 @@ def publish(frame: pd.DataFrame, markdown: str, report_path: str | None) -> None
     create_markdown_artifact(key=SUMMARY_ARTIFACT, markdown=markdown, description="Drift summary")
     if report_path:
         write_report(frame, Path(report_path))
-    print(f"drift: {counts(frame.drop_duplicates(['namespace', 'kind', 'resource'])['class'])}; "
-          f"AWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
+    found = counts(frame.drop_duplicates(["namespace", "kind", "resource"])["class"]) or "no resources"
+    print(f"drift: {found}; AWS calls retried (throttling, 5xx): {AWS_RETRIES.value}")
 
 
 def shards_markdown(frame: pd.DataFrame, shards: list[dict[str, str]], lost: int, detect_only: bool) -> str:
@@ -517,6 +532,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--report: {args.report!r} must end in .csv or .json")
     if args.concurrency < 1:
         parser.error("--concurrency: at least 1")
+    if args.shard_by and (missing := guarded("drift", no_shard_deployment)):
+        print(f"drift: {missing}", file=sys.stderr)
+        return 1
     result = guarded("drift", lambda: drift(
         namespace=scope_of(args, default_all=True), label_selector=args.selector, detect_only=args.detect_only,
         report_path=args.report, connection=Connection(target=args.target), concurrency=args.concurrency,

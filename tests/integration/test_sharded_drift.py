@@ -115,6 +115,19 @@ def test_a_shard_that_never_ran_is_reported_as_failed_not_dropped(pool, estate, 
     assert result.failures == 3
 
 
+def test_sharding_where_no_drift_deployment_exists_fails_at_once_saying_what_to_do(target, estate):
+    """The tests' own Prefect API has no deployments: the run says so before it starts any shard."""
+    with pytest.raises(RuntimeError, match=r"--shard-by: the Prefect API has no deployment drift/drift .*deploy it"):
+        drift(label_selector=estate["label"], detect_only=True, controller_namespace=estate["controller"],
+              shard_by="namespace")
+
+
+def test_the_command_says_so_in_one_line_and_exits_1(target, estate, capsys):
+    assert drift_flow.main(["--shard-by", "namespace", "-l", estate["label"]]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        "drift: --shard-by: the Prefect API has no deployment drift/drift")
+
+
 def test_one_drift_run_at_a_time_the_second_waits_for_the_lease(target, estate):
     released = threading.Event()
     finished: list[float] = []
