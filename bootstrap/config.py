@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ack.manifests import ManifestError, parse_manifests
+from ack.trail import DEFAULT_QUEUE
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "default.yaml"
 
@@ -158,6 +159,12 @@ class S3Config(Section):
     pass
 
 
+class DriftEventsConfig(Section):
+    queue: str = Field(DEFAULT_QUEUE, pattern=r"^[A-Za-z0-9_-]{1,76}$",
+                       description="The SQS queue the controller reads (`flows.watch --drift-events`); its dead-letter "
+                                   "queue is QUEUE-dlq, the EventBridge rule is named QUEUE.")
+
+
 # What each service needs from the others (the flow's DAG follows the same edges).
 NEEDS: dict[str, tuple[str, ...]] = {
     "eks": ("network",),
@@ -186,6 +193,7 @@ class BootstrapConfig(_Model):
     storage: StorageConfig = StorageConfig()
     ecr: EcrConfig = EcrConfig()
     s3: S3Config = S3Config()
+    drift_events: DriftEventsConfig = DriftEventsConfig()
 
     @field_validator("prefix")
     @classmethod

@@ -22,7 +22,8 @@ from prefect.events import emit_event
 
 from ack.result import Result, describe
 from ack.field_export import FieldExportResource
-from ack.kinds import FIELD_EXPORT, KINDS, Key, Kind
+from ack.kinds import FIELD_EXPORT, KINDS, TABLE, Key, Kind
+from controller.drift_events import DriftEvents
 from controller.events import event_name, event_resource
 from controller.informer import ResourceWatch, WorkFilter
 from controller.leader import LEASE_SECONDS, LeaderElector
@@ -31,6 +32,7 @@ from controller.queue import WorkQueue
 from controller.round import Options
 from controller.workers import DEFAULT_WORKERS, Workers, resync_delay
 from tasks.connections import Target
+from tasks.drift_queue import EventQueue
 from tasks.kube_lease import LeaseLock, identity
 
 DEFAULT_RESYNC_SECONDS = 36000  # ACK's --reconcile-default-resync-seconds: 10 hours
@@ -55,6 +57,7 @@ class Settings:
     metrics_addr: str = ""  # HOST:PORT; empty: no metrics server
     emit_only: bool = False  # only emit ackflow.table.changed events (the reconcile-on-change deployment acts)
     options: Options | None = None  # --deletion-policy, --resource-tags, --controller-namespace; None: the defaults
+    drift_events: str | None = None  # the SQS queue of DynamoDB's out-of-band changes to check at once; None: none
 
 
 class Controller:
@@ -75,6 +78,11 @@ class Controller:
         self.stopping = threading.Event()
         self.elector: LeaderElector | None = None
         self.changes = 0
+        # Read here, so that a missing queue is the command's error at once.
+        tables = next(watch for watch in self.watches if watch.kind is TABLE)
+        self.drift_events = DriftEvents(target, EventQueue(target, settings.drift_events), self.queue,
+                                        settings.options or Options.from_environment(), tell, tables.listed) \
+            if settings.drift_events else None
 
     @property
     def lost_leadership(self) -> bool:
@@ -119,6 +127,9 @@ class Controller:
         if not self.settings.emit_only:
             workers = Workers(self.target, self.queue, self.settings.max_concurrent_reconciles, self._said,
                               resync_seconds=self.settings.resync_seconds, options=self.settings.options).start()
+        if self.drift_events:
+            self.drift_events.start()
+            self.say(f"checking the tables named by the drift events in {self.settings.drift_events}")
         where = self.settings.namespace or "every namespace"
         self.say(f"{WATCHING} in {where} with {self.settings.max_concurrent_reconciles} workers")
         failures: list[BaseException] = []
@@ -130,6 +141,8 @@ class Controller:
             for thread in threads:
                 thread.join()
         finally:
+            if self.drift_events:  # first: what waits for a reconcile is handed back before the workers stop
+                self.drift_events.stop()
             if workers:
                 workers.stop()
         if failures:
@@ -149,6 +162,8 @@ class Controller:
         key = Key.of(resource, kind)
         if kind is FIELD_EXPORT:
             self.exports.note(change, resource)
+        if kind is TABLE and self.drift_events:
+            self.drift_events.index.note(change, resource)
         for export in self.exports.reading(key):  # any change of a source (its status too) is news for its exports
             if self.settings.emit_only:
                 emit_event(event_name(FIELD_EXPORT, "changed"),
@@ -172,6 +187,8 @@ class Controller:
 
     def _said(self, key: Key, result: Result, delay: float | None) -> None:
         self.tell(f"{key}: {describe(result, delay)}")
+        if self.drift_events:
+            self.drift_events.reconciled(key, result)
 
 
 class ExportIndex:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from prefect.events import emit_event
+
+from ack.drift import DRIFT_FOUND, Action, ResourceCheck
 from ack.kinds import KINDS, TABLE, Kind
 
 
@@ -26,3 +29,18 @@ def event_resource(namespace: str, name: str, kind: Kind = TABLE) -> dict[str, s
     return {"prefect.resource.id": f"ackflow.{kind.singular}.{namespace}.{name}",
             "prefect.resource.name": f"{namespace}/{name}",
             "ackflow.kind": kind.kind, "ackflow.namespace": namespace, "ackflow.name": name}
+
+
+def announce(checks: list[ResourceCheck]) -> None:
+    """`ackflow.<kind>.drifted` for each check that found drift, and `.remediated` for what was fixed: Prefect events,
+    so that an automation (a notification) can follow drift and remediation."""
+    for check in checks:
+        if check.drift_class not in DRIFT_FOUND:
+            continue
+        kind = KINDS[check.kind]
+        resource = event_resource(check.namespace, check.name, kind) | {"ackflow.table-name": check.table}
+        payload = {"class": check.drift_class.value, "differences": [d.path for d in check.differences]}
+        emit_event(event=event_name(kind, "drifted"), resource=resource, payload=payload)
+        fixed = [path for path, (action, _) in check.actions.items() if action == Action.REMEDIATED]
+        if fixed:
+            emit_event(event=event_name(kind, "remediated"), resource=resource, payload={"fixed": fixed})

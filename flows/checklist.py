@@ -41,6 +41,7 @@ from tasks.aws.databases import (
     ensure_aurora_cluster, ensure_db_instance, ensure_db_subnet_group, ensure_docdb_cluster, ensure_docdb_instance,
     is_aurora,
 )
+from tasks.aws.drift_events import delete_drift_events, ensure_drift_events
 from tasks.aws.ecr import delete_repository, ensure_repository
 from tasks.aws.eks import cluster_name, delete_cluster, delete_nodegroup, ensure_cluster, ensure_nodegroup
 from tasks.aws.iam import ROLE_KINDS, delete_role, ensure_role
@@ -386,6 +387,11 @@ CHECKLIST: list[Step] = [
                                                 run.dry_run, wait_for=futures(up["build projects"])),
          lambda run, after: delete_pipeline.submit(run.where, run.p, run.dry_run, wait_for=after),
          needs=("roles", "buckets", "build projects"), enabled=_on("codepipeline")),
+    Step("drift events",
+         lambda run, up: ensure_drift_events.submit(run.where, run.p, run.config.drift_events.queue, run.dry_run),
+         lambda run, after: delete_drift_events.submit(run.where, run.p, run.config.drift_events.queue, run.dry_run,
+                                                       wait_for=after),
+         needs=("account",), enabled=_on("drift_events")),
     Step("ebs",
          lambda run, up: ensure_ebs_volume.submit(run.where, run.p, run.config.storage, up["subnets"], run.dry_run),
          lambda run, after: delete_ebs_volume.submit(run.where, run.p, run.dry_run, wait_for=after),

@@ -27,18 +27,16 @@ from typing import Any, Literal
 import pandas as pd
 import urllib3
 from kubernetes import client
-from prefect import flow, get_client, get_run_logger, task
+from prefect import flow, get_client, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
-from prefect.events import emit_event
 from prefect.utilities.annotations import quote
 from pydantic import BaseModel
 
-from ack import conditions as cond
 from ack.delta import delta
 from ack.drift import (
     DRIFT_FOUND,
@@ -48,10 +46,7 @@ from ack.drift import (
     ResourceCheck,
     backup_check,
     by_tags_alone,
-    check_of,
     export_check,
-    drift_record,
-    record_changed,
     remediation_actions,
     report,
     reported_only,
@@ -59,23 +54,24 @@ from ack.drift import (
 from ack.backup import BackupResource
 from ack.errors import ReconcileError
 from ack.field_export import FieldExportResource, SkipExport
-from ack.kinds import BACKUP, FIELD_EXPORT, KINDS, TABLE, Key
-from ack.lifecycle import Capabilities, Refuse, decide, refusal
+from ack.kinds import BACKUP, FIELD_EXPORT, TABLE, Key
+from ack.lifecycle import Refuse
 from ack.normalize import LiveTable
 from ack.resource import DriftPolicy, TableResource
 from ack.result import Result, Synced
-from controller.events import event_name, event_resource
+from controller.events import announce
+from controller.drift import classify, placed, record_check, readable as worth_reading
 from controller.field_export import decide as decide_export
 from controller.placement import Places, account_of
 from controller.round import Options
-from controller.table import capabilities_of, status_after
+from controller.table import capabilities_of
 from controller.workers import DEFAULT_TIMEOUT_SECONDS, drive
 from flows.cli import add_controller_namespace, add_scope, guarded, scope_of
 from flows.output import counts, drift_lines
 from tasks.connections import AWS_RETRIES, Connection, Target, caller_account, resolve_target
 from tasks.dynamodb import owned_tables_outside, read_backup, read_tables
 from tasks.kube_lease import held
-from tasks.kube_tables import Conflict, ensure_crd, list_resources, read_resource, record_status, write_status
+from tasks.kube_tables import ensure_crd, list_resources, read_resource
 
 DRIFT_LEASE = "ackflow-drift"
 DRIFT_DEPLOYMENT = "drift/drift"  # where a sharded run sends its shards
@@ -290,13 +286,6 @@ def _report_rows(prefect: Any, flow_run_id: Any) -> list[dict[str, Any]]:
     return json.loads(data) if isinstance(data, str) else list(data)
 
 
-def _where(check: ResourceCheck, place: Target | Refuse | None) -> ResourceCheck:
-    """The check, with the account and region its resource is placed in (blank when it could not be placed)."""
-    if isinstance(place, Target):
-        check.account, check.region = account_of(place), place.region
-    return check
-
-
 @task(cache_policy=NO_CACHE)
 def check_tables(target: Target, resources: dict[Key, TableResource], places: dict[Key, Target | Refuse],
                  default: DriftPolicy, concurrency: int) -> tuple[list[ResourceCheck], dict[Key, LiveTable]]:
@@ -304,28 +293,18 @@ def check_tables(target: Target, resources: dict[Key, TableResource], places: di
     each resource by what reconcile would decide about it."""
     capabilities = capabilities_of(target)
     # What reconcile refuses whatever AWS holds needs no read: the spec, or where it would have to go.
-    readable = {key: r for key, r in resources.items() if r.spec is not None and isinstance(places[key], Target)
-                and (r.deleting or refusal(r, capabilities) is None)}
+    readable = {key: r for key, r in resources.items() if worth_reading(r, places[key], capabilities)}
     # Tags in bulk (the tagging API, 100 tables a call), then what was found only in them read again table by table:
     # the bulk tags may lag the table's by seconds, and nothing is reported, let alone changed, on a stale read.
     read = read_tables.fn(places, readable, concurrency, bulk=True)
-    first = {key: _check(resource, places[key], read.get(key), default, capabilities)
+    first = {key: classify(resource, places[key], read.get(key), default, capabilities)
              for key, resource in resources.items()}
     stale = {key: resources[key] for key, check in first.items() if by_tags_alone(check)}
     if stale:
         read |= read_tables.fn(places, stale, concurrency)
-        first |= {key: _check(resources[key], places[key], read.get(key), default, capabilities) for key in stale}
+        first |= {key: classify(resources[key], places[key], read.get(key), default, capabilities) for key in stale}
     lives = {key: live for key, live in read.items() if isinstance(live, LiveTable)}
     return list(first.values()), lives
-
-
-def _check(resource: TableResource, place: Target | Refuse, live: LiveTable | None | str, default: DriftPolicy,
-           capabilities: Capabilities) -> ResourceCheck:
-    if isinstance(place, Refuse) and not resource.deleting and refusal(resource, capabilities) is None:
-        return check_of(resource, None, place, default)  # reconcile's own refusal, with its reason
-    if isinstance(live, str):  # the read failed: its message
-        return _where(check_of(resource, None, None, default, error=live), place)
-    return _where(check_of(resource, live, decide(resource, live, capabilities), default), place)
 
 
 @task(cache_policy=NO_CACHE)
@@ -340,10 +319,10 @@ def check_backups_and_exports(target: Target, backups: list[dict[str, Any]], pla
         if isinstance(place, Refuse):
             return backup_check(resource, None, default, refused=place)
         try:
-            return _where(backup_check(resource, read_backup(place, resource.arn) if resource.arn else None,
+            return placed(backup_check(resource, read_backup(place, resource.arn) if resource.arn else None,
                                        default), place)
         except ReconcileError as exc:
-            return _where(backup_check(resource, None, default, error=exc.message), place)
+            return placed(backup_check(resource, None, default, error=exc.message), place)
 
     def export(raw: dict[str, Any]) -> ResourceCheck | None:
         resource = FieldExportResource.parse(raw, FIELD_EXPORT.finalizer)
@@ -378,7 +357,7 @@ def unmanaged_tables(target: Target, resources: dict[Key, TableResource], places
             owner_namespace, _, owner_name = owner.partition("/")
             if partial and read_resource.fn(target, owner_namespace, owner_name) is not None:
                 continue
-            checks.append(_where(ResourceCheck(owner_namespace, owner_name, table, DriftClass.UNMANAGED,
+            checks.append(placed(ResourceCheck(owner_namespace, owner_name, table, DriftClass.UNMANAGED,
                                                policy="detect-only", message=f"tagged as managed by {owner}, but "
                                                                              "that Table resource does not exist"),
                                  place))
@@ -391,47 +370,13 @@ def record_checks(target: Target, resources: dict[Key, TableResource], checks: l
     """Write each resource's lastDriftCheck (and, where drift found something reconcile did not act on, its
     conditions), only where they changed, `concurrency` at once; returns the patches. A remediated resource's
     status is reconcile's: only the record is added to it."""
-    logger = get_run_logger()
-
     def record(check: ResourceCheck) -> bool:
-        resource = resources[check.key]
-        entry = drift_record(check)
-        if not record_changed(resource.raw_status.get("lastDriftCheck"), entry):
-            return False
-        if check.key in results:  # reconcile wrote its status meanwhile: the record alone is added
-            record_status(target, check.namespace, check.name, {"lastDriftCheck": entry})
-            return True
-        old = resource.raw_status
-        live = lives.get(check.key)
-        new = status_after(old, live.describe if live else None, _conditions_after(old, check),
-                           old.get("observedGeneration"))
-        try:
-            write_status(target, resource.raw, {**new, "lastDriftCheck": entry})
-            return True
-        except Conflict:  # changed meanwhile (a reconcile ran): its own status wins; checked again next time
-            logger.info("%s changed during the drift check; its record is left to the next run", check.key)
-            return False
+        return record_check(target, resources[check.key], check, lives.get(check.key), check.key in results)
 
     # Tables only: not UNMANAGED (no resource to write to), nor the other kinds (their status has no such record).
     recorded = [c for c in checks if c.key in resources]
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         return sum(pool.map(record, recorded))
-
-
-def _conditions_after(status: dict[str, Any], check: ResourceCheck) -> list[dict]:
-    """The conditions drift writes for what it found and reconcile did not act on."""
-    conditions = status.get("conditions") or []
-    match check.drift_class:
-        case DriftClass.IN_SYNC:
-            return cond.synced(conditions)
-        case DriftClass.ERROR:
-            return cond.recoverable(conditions, "DriftCheckFailed", check.message)
-        case DriftClass.REFUSED:
-            return cond.terminal(conditions, check.reason, check.message)
-        case DriftClass.DRIFTED | DriftClass.MISSING:
-            what = ", ".join(d.path for d in check.differences) or check.message
-            return cond.pending(conditions, f"drift: {what}", reason="Drifted")
-    return conditions
 
 
 @task(cache_policy=NO_CACHE)
@@ -497,20 +442,6 @@ def write_report(frame: pd.DataFrame, path: Path) -> None:
         frame.to_json(path, orient="records", indent=2)
     else:
         frame.to_csv(path, index=False)
-
-
-def announce(checks: list[ResourceCheck]) -> None:
-    """Prefect events, so that an automation (a notification) can follow drift and remediation."""
-    for check in checks:
-        if check.drift_class not in DRIFT_FOUND:
-            continue
-        kind = KINDS[check.kind]
-        resource = event_resource(check.namespace, check.name, kind) | {"ackflow.table-name": check.table}
-        payload = {"class": check.drift_class.value, "differences": [d.path for d in check.differences]}
-        emit_event(event=event_name(kind, "drifted"), resource=resource, payload=payload)
-        fixed = [path for path, (action, _) in check.actions.items() if action == Action.REMEDIATED]
-        if fixed:
-            emit_event(event=event_name(kind, "remediated"), resource=resource, payload={"fixed": fixed})
 
 
 def main(argv: list[str] | None = None) -> int:

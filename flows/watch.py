@@ -1,13 +1,15 @@
 """`python -m flows.watch [-n NS | --all-namespaces] [--max-concurrent-reconciles N]
-[--reconcile-default-resync-seconds S] [--enable-leader-election] [--metrics-addr HOST:PORT] [--emit-only]`:
-the controller, as a long-running Prefect flow.
+[--reconcile-default-resync-seconds S] [--enable-leader-election] [--metrics-addr HOST:PORT] [--emit-only]
+[--drift-events [QUEUE]]`: the controller, as a long-running Prefect flow.
 
 Table, Backup and FieldExport resources are listed, then watched (a watch per kind); each change that needs work
 emits the Prefect event `ackflow.<kind>.changed` and is queued; a FieldExport is queued again whenever the resource
 it reads changes, and N workers reconcile the queue through the one entrance, each
 reconcile a task run of this flow. A resource comes back when its result says (AWS busy, a failure's backoff)
 and at the resync period. With --enable-leader-election only the process holding the Lease works. With
---emit-only it only emits the events (the `reconcile-on-change` deployment reconciles). One line per change and
+--emit-only it only emits the events (the `reconcile-on-change` deployment reconciles). With --drift-events it also
+reads DynamoDB's out-of-band changes from that SQS queue (`python -m flows.events setup` makes it) and checks each
+changed table's resource at once (controller/drift_events.py). One line per change and
 per result; SIGINT or SIGTERM stops it after the reconciles in flight (exit 0).
 """
 
@@ -24,6 +26,7 @@ from prefect import flow
 
 from ack.resource import DELETION_POLICIES, DeletionPolicy
 from ack.tags import ResourceTags
+from ack.trail import DEFAULT_QUEUE
 from controller.round import Options
 from controller.controller import DEFAULT_RESYNC_SECONDS, Controller, Settings, default_lease_namespace
 from controller.metrics import parse_address
@@ -64,7 +67,8 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
                  reconcile_default_resync_seconds: int = DEFAULT_RESYNC_SECONDS,
                  enable_leader_election: bool = False, leader_election_namespace: str | None = None,
                  metrics_addr: str = "", deletion_policy: DeletionPolicy = "delete",
-                 resource_tags: str | None = None, controller_namespace: str | None = None) -> int:
+                 resource_tags: str | None = None, controller_namespace: str | None = None,
+                 drift_events: str | None = None) -> int:
     """Watch Table, Backup and FieldExport resources and reconcile each change, until stopped; returns the changes
     that needed work.
 
@@ -85,7 +89,13 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
             %K8S_RESOURCE_NAME%, %CONTROLLER_SERVICE%, %CONTROLLER_VERSION% expanded); empty for none; default:
             ACK_RESOURCE_TAGS, else ACK's two.
         controller_namespace: Where ACK's role maps are (default: ACK_SYSTEM_NAMESPACE, else ack-system).
+        drift_events: The SQS queue of DynamoDB's out-of-band changes (`flows.events setup` makes
+            ackflow-drift-events): each changed table's resource is checked at once, under its drift policy; empty
+            for none (the periodic drift run still finds everything).
     """
+    if drift_events and emit_only:
+        raise ValueError("--drift-events: the drift events are checked and remediated by this controller's workers, "
+                         "which --emit-only does not run")
     options = Options.from_environment(deletion_policy, None if resource_tags is None
                                        else ResourceTags.parse(resource_tags), controller_namespace)
     where = resolve_target(connection)
@@ -94,7 +104,7 @@ def watch_tables(namespace: str | None = None, emit_only: bool = False, connecti
         namespace=namespace, max_concurrent_reconciles=max_concurrent_reconciles,
         resync_seconds=reconcile_default_resync_seconds, enable_leader_election=enable_leader_election,
         leader_election_namespace=leader_election_namespace or default_lease_namespace(),
-        metrics_addr=metrics_addr, emit_only=emit_only, options=options),
+        metrics_addr=metrics_addr, emit_only=emit_only, options=options, drift_events=drift_events or None),
         say=lambda line: print(line, flush=True), tell=tell)
     with stop_on_signals(controller.stop):
         changes = controller.run()
@@ -126,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
                              "services.k8s.aws/namespace)")
     parser.add_argument("--emit-only", action="store_true",
                         help="only emit ackflow.table.changed events; the reconcile-on-change deployment reconciles")
+    parser.add_argument("--drift-events", nargs="?", const=DEFAULT_QUEUE, metavar="QUEUE",
+                        help="also check at once each table changed out of band, from this SQS queue of CloudTrail's "
+                             f"events (default {DEFAULT_QUEUE}; `python -m flows.events setup` makes it)")
     parser.add_argument("--target", choices=["sandbox", "aws"], default="sandbox")
     add_controller_namespace(parser)
     args = parser.parse_args(argv)
@@ -138,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             ResourceTags.parse(args.resource_tags)
         except ValueError as exc:
             parser.error(str(exc))
+    if args.drift_events and args.emit_only:
+        parser.error("--drift-events: not with --emit-only (the drift events are checked by this controller's workers)")
     if args.metrics_addr:
         try:
             parse_address(args.metrics_addr)
@@ -146,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     changes = guarded("watch", lambda: watch_tables(
         scope_of(args), args.emit_only, Connection(target=args.target), args.max_concurrent_reconciles,
         args.reconcile_default_resync_seconds, args.enable_leader_election, args.leader_election_namespace,
-        args.metrics_addr, args.deletion_policy, args.resource_tags, args.controller_namespace))
+        args.metrics_addr, args.deletion_policy, args.resource_tags, args.controller_namespace, args.drift_events))
     return 1 if changes is None else 0
 
 

@@ -39,6 +39,7 @@ from werkzeug.wsgi import get_input_stream
 
 from sandbox.aws.faults import Fault, Faults, parse_faults
 from sandbox.aws.rules import Call, Refusal, Rule, default_rules, index_changes, table_key
+from sandbox.aws.trail import Trail
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -54,6 +55,7 @@ class Settings:
     latency: float = 0.0  # every answer this much later: AWS's round trip (moto answers in about a millisecond)
     ttl_window: float = 3600.0  # AWS: one Time to Live change per hour
     billing_window: float = 86400.0  # AWS: one switch to PROVISIONED per 24 hours
+    trail_delay: float = 1.0  # CloudTrail's events reach EventBridge this long after the call: its lag, shortened
     faults: tuple[Fault, ...] = ()
     fault_seed: str | None = None
 
@@ -68,6 +70,7 @@ class Settings:
             latency=_seconds(env, "SANDBOX_AWS_LATENCY", cls.latency),
             ttl_window=_seconds(env, "SANDBOX_AWS_TTL_WINDOW", cls.ttl_window),
             billing_window=_seconds(env, "SANDBOX_AWS_BILLING_WINDOW", cls.billing_window),
+            trail_delay=_seconds(env, "SANDBOX_AWS_TRAIL_DELAY", cls.trail_delay),
             faults=tuple(parse_faults(env.get("SANDBOX_AWS_FAULTS", ""))),
             fault_seed=env.get("SANDBOX_AWS_FAULT_SEED") or None,
         )
@@ -255,7 +258,8 @@ def moto_table(call: Call) -> Table | None:
 
 
 class Endpoint:
-    """WSGI app: moto wrapped with the key check, faults, rules, call log and the /_sandbox/ paths."""
+    """WSGI app: moto wrapped with the key check, faults, rules, call log, CloudTrail's events and the /_sandbox/
+    paths."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -265,6 +269,7 @@ class Endpoint:
                                    moto_dynamodb,
                                    ttl_window=settings.ttl_window, billing_window=settings.billing_window)
         self.calls = CallLog()
+        self.trail = Trail(settings.trail_delay, account_of)
         # Rules check state, then moto changes it: one call with rules at a time keeps the two consistent.
         self._lock = threading.Lock()
 
@@ -303,7 +308,7 @@ class Endpoint:
 
     def _pass(self, call: Call, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         def recording_start_response(status: str, headers: Headers, exc_info: Any = None) -> Any:
-            self.calls.record(call, int(status.split()[0]))
+            self._answered(call, int(status.split()[0]), environ)
             return start_response(status, headers, exc_info)
 
         return self.moto(environ, recording_start_response)
@@ -317,7 +322,7 @@ class Endpoint:
         answered = next(filter(lambda a: a is not None, (rule.answer(call) for rule in rules)), None)
         if answered is not None:  # what moto does not serve
             body = json.dumps(answered).encode()
-            self.calls.record(call, 200)
+            self._answered(call, 200, environ)
             return _reply(start_response, 200, [("Content-Type", "application/x-amz-json-1.0"),
                                                  ("x-amz-crc32", str(zlib.crc32(body)))], body)
         for rule in rules:
@@ -341,9 +346,14 @@ class Endpoint:
             headers["Content-Length"] = str(len(body))
             if "x-amz-crc32" in headers:  # botocore checks it on DynamoDB answers
                 headers["x-amz-crc32"] = str(zlib.crc32(body))
-        self.calls.record(call, status)
+        self._answered(call, status, environ)
         start_response(status_line, headers.to_wsgi_list())
         return [body]
+
+    def _answered(self, call: Call, status: int, environ: Environ) -> None:
+        """A call moto or a rule answered (never a refused one): logged, and passed to CloudTrail."""
+        self.calls.record(call, status)
+        self.trail.record(call, status, environ.get("HTTP_USER_AGENT", ""))
 
     def _sandbox(
         self, environ: Environ, start_response: StartResponse, call: Call, refusal: Refusal | None, body: bytes

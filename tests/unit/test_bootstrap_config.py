@@ -28,7 +28,8 @@ def test_the_default_configuration_loads() -> None:
     assert config.rds.engine == "postgres" and not config.docdb.enabled
     enabled = [name for name in BootstrapConfig.model_fields if getattr(getattr(config, name), "enabled", False)]
     assert set(enabled) == {"network", "eks", "rds", "dynamodb", "codepipeline", "msk", "appmesh", "apigateway",
-                            "cloudwatch", "storage", "ecr", "s3"}
+                            "cloudwatch", "storage", "ecr", "s3", "drift_events"}
+    assert config.drift_events.queue == "ackflow-drift-events"
     assert config.dynamodb.manifests == [ROOT / "manifests/orders-table.yaml", ROOT / "manifests/sessions-table.yaml"]
 
 
