@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["drift_scan", "drift_shards", "reconcile_latency", "burst", "controller_idle", "bootstrap"]
+BENCHMARKS = ["drift_scan", "drift_shards", "reconcile_latency", "burst", "controller_idle", "bootstrap", "drift_latency"]
 
 
 def main(argv: list[str]) -> int:
