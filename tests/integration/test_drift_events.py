@@ -20,8 +20,9 @@ from ack.trail import dead_letter_queue, event_pattern
 from sandbox.processes import free_port
 from tasks.aws.drift_events import MAX_RECEIVES, delete_drift_events, ensure_drift_events
 from tasks.kube_tables import ensure_crd
+from tests.integration.iam_policies import TABLES_POLICY, outside
 from tests.integration.prefect_server import Process, child_env, wait_until
-from tests.integration.tables import Cluster, dynamodb, manifest, simple_spec, unique
+from tests.integration.tables import CallCounter, Cluster, dynamodb, manifest, simple_spec, unique
 
 PREFIX = "ackflow-demo"
 SYNC_TIMEOUT = 120
@@ -150,7 +151,9 @@ def test_setup_makes_the_rule_and_queues_once(sandbox, target, queue, tmp_path):
 
 
 @pytest.mark.integration
-def test_out_of_band_changes_are_found_and_fixed_without_a_scan(controller, target, cluster, namespace):
+def test_out_of_band_changes_are_found_and_fixed_without_a_scan(controller, sandbox, target, cluster, namespace):
+    calls = CallCounter(target, sandbox.aws.access_key_id)
+    calls.reset()
     table = unique("evented")
     _create(cluster, namespace, "fixed", table)
     arn = wait_until(lambda: _synced(cluster, "fixed", namespace), "the Table synced", SYNC_TIMEOUT, controller.process)
@@ -176,6 +179,9 @@ def test_out_of_band_changes_are_found_and_fixed_without_a_scan(controller, targ
     assert re.search(rf"{re.escape(key)}: DRIFTED \(.*\) after \w+ by arn:aws:iam::\d+:root: remediating",
                      controller.output())
     assert _drift_record(cluster, "fixed", namespace)["class"] == "REMEDIATED"
+    made = {f"{c['service']}:{c['operation']}" for c in calls.entries() if c["app"] == "ackflow"}
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "dynamodb:UntagResource"} <= made
+    assert outside(calls.entries(), TABLES_POLICY) == []  # the controller's role suffices for the events too
 
 
 @pytest.mark.integration
