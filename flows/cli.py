@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from ack.manifests import ManifestError, parse_manifests
 from ack.outcome import Outcome
 from flows.output import outcomes as render_outcomes
+from flows.output import render as render_rows
 from flows.output import use_command_line_console
 from bootstrap.config import ConfigError
 from ack.placement import DEFAULT_CONTROLLER_NAMESPACE
@@ -59,6 +60,14 @@ def guarded(command: str, work: Callable[[], T]) -> T | None:
     except Exception as exc:  # noqa: BLE001 (a person reads the reason; the run's logs keep the details)
         print(f"{command} failed: {exc}".splitlines()[0], file=sys.stderr)
     return None
+
+
+def rows_exit(rows: list[Any] | None, planned: bool, output: str) -> int:
+    """What a checklist command made, found or removed (stdout, as `-o` asks); 1 when it failed (said already)."""
+    if rows is None:
+        return 1
+    print(render_rows(rows, planned, output))
+    return 0
 
 
 def outcomes_exit(command: str, outcomes: list[Outcome] | None) -> int:

@@ -18,8 +18,8 @@ from prefect import flow
 
 from bootstrap.config import DEFAULT_CONFIG, load_config
 from flows.checklist import connect, summarise
-from flows.cli import guarded
-from flows.output import add_output, render
+from flows.cli import guarded, rows_exit
+from flows.output import add_output
 from tasks.aws import ServiceResult
 from tasks.aws.drift_events import delete_drift_events, ensure_drift_events
 from tasks.connections import Connection
@@ -70,10 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     rows = guarded("events", lambda: drift_events(args.action, args.queue, args.config, args.plan,
                                                    Connection(target=target)))
-    if rows is None:
-        return 1
-    print(render(rows, args.plan, args.output))
-    return 0
+    return rows_exit(rows, args.plan, args.output)
 
 
 if __name__ == "__main__":

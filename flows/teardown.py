@@ -15,8 +15,8 @@ from pydantic import Field
 from bootstrap.config import DEFAULT_CONFIG, load_config
 from controller.round import Options
 from flows.checklist import Run, connect, summarise, tear_down
-from flows.cli import add_controller_namespace, guarded
-from flows.output import add_output, render
+from flows.cli import add_controller_namespace, guarded, rows_exit
+from flows.output import add_output
 from tasks.aws import ServiceResult
 from tasks.connections import Connection
 
@@ -58,10 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = guarded("teardown", lambda: teardown(config_path=args.config, plan=args.plan,
                                                  connection=Connection(target=target),
                                                  controller_namespace=args.controller_namespace))
-    if rows is None:
-        return 1
-    print(render(rows, args.plan, args.output))
-    return 0
+    return rows_exit(rows, args.plan, args.output)
 
 
 if __name__ == "__main__":

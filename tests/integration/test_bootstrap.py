@@ -52,6 +52,7 @@ CHECKLIST = {
     "codebuild project": 2, "msk cluster": 1, "app mesh": 1, "api gateway": 1, "log group": 4, "alarm": 3,
     "dashboard": 1, "ebs volume": 1, "efs file system": 1, "efs mount target": 2, "dynamodb table": 2,
     "table exports": 5, "helm release": 1,  # the app's ConfigMap, and a name and an ARN FieldExport per table
+    "sqs dead-letter queue": 1, "sqs queue": 1, "eventbridge rule": 1,  # the drift events
 }
 KUBERNETES_OBJECTS = {
     "DaemonSet amazon-cloudwatch/cloudwatch-agent", "DaemonSet amazon-cloudwatch/fluent-bit",
@@ -78,6 +79,7 @@ def write_config(folder: Path, prefix: str, **sections: Any) -> Path:
         path.write_text(yaml.safe_dump(manifest, sort_keys=False))
         manifests.append(str(path))
     data["dynamodb"]["manifests"] = manifests
+    data["drift_events"]["queue"] = f"{prefix}-drift-events"  # the default name is one per account and region
     for section, values in sections.items():
         data[section] = values if not isinstance(values, dict) else {**data.get(section, {}), **values}
     path = folder / f"{prefix}.yaml"
@@ -178,6 +180,8 @@ def inventory(target: Any, prefix: str) -> dict[str, list[str]]:
         "dashboard": [d["DashboardName"] for d in aws("cloudwatch").list_dashboards(DashboardNamePrefix=prefix)[
             "DashboardEntries"] if d["DashboardName"] == prefix or d["DashboardName"].startswith(p)],
         "dynamodb table": [t for t in aws("dynamodb").list_tables()["TableNames"] if t.startswith(p)],
+        "sqs queue": [u.rsplit("/", 1)[-1] for u in aws("sqs").list_queues(QueueNamePrefix=p).get("QueueUrls", [])],
+        "eventbridge rule": [r["Name"] for r in aws("events").list_rules(NamePrefix=p)["Rules"]],
     }
     found["eks nodegroup"] = [n for c in found["eks cluster"] for n in aws("eks").list_nodegroups(clusterName=c)[
         "nodegroups"]]
@@ -367,6 +371,8 @@ def test_the_first_run_made_each_resource_once(bootstrapped):
         assert len(made[kind]) == 1, (kind, made[kind])
     assert len(made["iam role"]) == 4 and len(made["s3 bucket"]) == 2 and len(made["efs mount target"]) == 2
     assert made["dynamodb table"] == made["table resource"] == [f"{p}-{t}" for t in TABLES]
+    assert made["sqs queue"] == [f"{p}-drift-events", f"{p}-drift-events-dlq"]
+    assert made["eventbridge rule"] == [f"{p}-drift-events"]
     assert made["tagged (resourcegroupstaggingapi)"], "the tagging API finds nothing with the ownership tag"
 
 

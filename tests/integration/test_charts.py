@@ -54,7 +54,7 @@ def rendered(sandbox, *values: str) -> list[dict]:
 def test_the_controller_chart_renders_its_values_into_acks_flags_and_least_privilege(sandbox):
     documents = rendered(sandbox, "--set", "watchNamespace=payments", "--set", "maxConcurrentReconciles=8",
                          "--set", "reconcileDefaultResyncSeconds=600", "--set", "deletionPolicy=retain",
-                         "--set", "aws.region=eu-west-1", "--set", "prefect.apiUrl=http://prefect:4200/api",
+                         "--set", "driftEventsQueue=ackflow-drift-events", "--set", "aws.region=eu-west-1", "--set", "prefect.apiUrl=http://prefect:4200/api",
                          "--set", "resourceTags={team=payments,owner=%K8S_NAMESPACE%}",
                          "--set", "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::1:role/x")
     kinds = {(d["kind"], d["metadata"]["name"]): d for d in documents}
@@ -66,7 +66,7 @@ def test_the_controller_chart_renders_its_values_into_acks_flags_and_least_privi
     assert container["command"] == [
         "python", "-m", "flows.watch", "--namespace=payments", "--target=aws", "--max-concurrent-reconciles=8",
         "--reconcile-default-resync-seconds=600", "--deletion-policy=retain",
-        "--resource-tags=$(ACK_RESOURCE_TAGS)", "--metrics-addr=:8080",
+        "--resource-tags=$(ACK_RESOURCE_TAGS)", "--metrics-addr=:8080", "--drift-events=ackflow-drift-events",
         "--enable-leader-election", f"--leader-election-namespace={CONTROLLER_NAMESPACE}"]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["AWS_REGION"] == "eu-west-1" and env["PREFECT_API_URL"] == "http://prefect:4200/api"
