@@ -288,3 +288,25 @@ def test_a_killed_controller_loses_no_message(sandbox, target, cluster, tmp_path
             second.process.stop()
     finally:
         delete_drift_events.fn(target, PREFIX, name)
+
+
+@pytest.mark.integration
+def test_remove_deletes_the_rule_and_queues_and_a_second_finds_nothing(sandbox, target, tmp_path):
+    name = unique("drift-remove")
+    env = child_env(tmp_path / "prefect-home", None, **sandbox.environ())
+
+    def events(*args: str) -> str:
+        run = Process([sys.executable, "-m", "flows.events", *args, "--queue", name], env,
+                      tmp_path / f"{unique('events')}.log")
+        assert run.popen.wait(180) == 0, run.output()
+        return run.output()
+
+    assert "3 created" in events("setup")
+    assert "Plan: 3 to delete, 0 unchanged." in events("remove", "--plan")
+    assert "3 deleted" in events("remove")
+    assert "3 absent" in events("remove")
+    sqs = _sqs(target)
+    assert not sqs.list_queues(QueueNamePrefix=name).get("QueueUrls")
+    events_client = boto3.session.Session().client("events", region_name=target.region,
+                                                   endpoint_url=target.aws_endpoint_url)
+    assert events_client.list_rules(NamePrefix=name)["Rules"] == []
