@@ -94,6 +94,7 @@ class DriftEvents:
         self._checking: dict[Key, threading.Lock] = {}
         self._lock = threading.Lock()
         self._handlers = ThreadPoolExecutor(max_workers=HANDLERS, thread_name_prefix="drift-event")
+        self._room = threading.BoundedSemaphore(2 * HANDLERS)  # messages received and not yet handled, at most
         self._reader: threading.Thread | None = None
 
     def start(self) -> DriftEvents:
@@ -130,11 +131,14 @@ class DriftEvents:
                 self.stopping.wait(5.0)
                 continue
             for message in messages:
-                if self.stopping.is_set():
+                self._room.acquire()  # read no faster than handled: a message held unhandled would time out
+                try:
+                    if self.stopping.is_set():
+                        raise RuntimeError("stopping")
+                    self._handlers.submit(contextvars.copy_context().run, self._handle, message)
+                except RuntimeError:  # stopping (the pool may be shut down already): for the next controller
+                    self._room.release()
                     self._quietly(self.queue.hand_back, message)
-                    continue
-                context = contextvars.copy_context()
-                self._handlers.submit(context.run, self._handle, message)
 
     def _handle(self, message: Message) -> None:
         try:
@@ -142,6 +146,8 @@ class DriftEvents:
         except Exception as exc:  # noqa: BLE001 (left on the queue: it comes back, and after five tries is dead-lettered)
             outcome = "error"
             self.tell(f"drift event {message.id}: not handled ({type(exc).__name__}: {exc}); it comes back")
+        finally:
+            self._room.release()
         EVENTS.labels(outcome).inc()
 
     def _outcome(self, message: Message) -> str:
