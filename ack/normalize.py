@@ -9,10 +9,10 @@ field-by-field walk.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ack.tags import is_user_tag
+from ack.tags import is_user_tag, owner_of
 from ack.model import (
     GlobalSecondaryIndex,
     KeySchemaElement,
@@ -120,6 +120,14 @@ def observed_from_aws(
         },
         replica_status={r["RegionName"]: r.get("ReplicaStatus", "ACTIVE") for r in describe.get("Replicas", [])},
     )
+
+
+def with_tags(live: LiveTable, tags: list[dict[str, str]]) -> LiveTable:
+    """The same table with the tags ListTagsOfResource gave (the bulk read's may lag): a difference found in tags alone
+    is confirmed with that one read, not the table's four."""
+    spec = TableSpec.model_validate({**live.observed.spec.dump(),
+                                     "tags": [{"key": tag["Key"], "value": tag["Value"]} for tag in tags]})
+    return replace(live, observed=replace(live.observed, spec=spec), owner=owner_of({t["Key"]: t["Value"] for t in tags}))
 
 
 def _aws_keys(elements: list[dict[str, str]] | None) -> list[dict[str, str]]:

@@ -69,7 +69,7 @@ from controller.workers import DEFAULT_TIMEOUT_SECONDS, drive
 from flows.cli import add_controller_namespace, add_scope, guarded, scope_of
 from flows.output import counts, drift_lines
 from tasks.connections import AWS_RETRIES, Connection, Target, caller_account, resolve_target
-from tasks.dynamodb import owned_tables_outside, read_backup, read_tables
+from tasks.dynamodb import confirm_tags, owned_tables_outside, read_backup, read_tables
 from tasks.kube_lease import held
 from tasks.kube_tables import ensure_crd, list_resources, read_resource
 
@@ -294,14 +294,16 @@ def check_tables(target: Target, resources: dict[Key, TableResource], places: di
     capabilities = capabilities_of(target)
     # What reconcile refuses whatever AWS holds needs no read: the spec, or where it would have to go.
     readable = {key: r for key, r in resources.items() if worth_reading(r, places[key], capabilities)}
-    # Tags in bulk (the tagging API, 100 tables a call), then what was found only in them read again table by table:
-    # the bulk tags may lag the table's by seconds, and nothing is reported, let alone changed, on a stale read.
+    # Tags in bulk (the tagging API, 100 tables a call), then what was found only in them confirmed with each such
+    # table's own tags (one ListTagsOfResource): the bulk tags may lag by seconds, and nothing is reported, let alone
+    # changed, on a stale read.
     read = read_tables.fn(places, readable, concurrency, bulk=True)
     first = {key: classify(resource, places[key], read.get(key), default, capabilities)
              for key, resource in resources.items()}
-    stale = {key: resources[key] for key, check in first.items() if by_tags_alone(check)}
+    stale = {key: live for key, check in first.items()
+             if by_tags_alone(check) and isinstance(live := read.get(key), LiveTable)}
     if stale:
-        read |= read_tables.fn(places, stale, concurrency)
+        read |= confirm_tags(places, stale, concurrency)
         first |= {key: classify(resources[key], places[key], read.get(key), default, capabilities) for key in stale}
     lives = {key: live for key, live in read.items() if isinstance(live, LiveTable)}
     return list(first.values()), lives

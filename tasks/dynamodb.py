@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from ack.errors import ReconcileError, RecoverableError, TerminalError, from_aws
 from ack.ignore import autoscaled
 from ack.model import TableSpec
-from ack.normalize import LiveTable, observed_from_aws
+from ack.normalize import LiveTable, observed_from_aws, with_tags
 from ack.resource import TableResource
 from ack.tags import owner_of
 from ack.plan import Step
@@ -177,6 +177,24 @@ def read_tables(places: dict[K, Target], resources: dict[K, TableResource],
             if not todo:
                 break
     return read
+
+
+def confirm_tags(places: dict[K, Target], lives: dict[K, LiveTable], concurrency: int = 16
+                 ) -> dict[K, LiveTable | None | str]:
+    """The tables `lives` read with the bulk tags, each with its own tags now (ListTagsOfResource: one read a table,
+    `concurrency` at once); None for a table gone meanwhile, or the error's message."""
+    def confirm(key: K) -> LiveTable | None | str:
+        ddb = places[key].client("dynamodb")
+        try:
+            pages = ddb.get_paginator("list_tags_of_resource").paginate(ResourceArn=lives[key].observed.arn)
+            return with_tags(lives[key], [tag for page in pages for tag in page.get("Tags", [])])
+        except ClientError as exc:
+            return None if _code(exc) == "ResourceNotFoundException" else str(exc)
+        except BotoCoreError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        return dict(zip(lives, pool.map(confirm, lives)))
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)

@@ -53,6 +53,7 @@ def test_a_difference_in_tags_alone_is_confirmed_table_by_table_before_it_is_rep
     [row] = result.findings
     assert (row["table"], row["field"]) == (tables[0], "spec.tags[byKey:team]")
     confirmed = [c for c in calls.entries() if c["operation"] == "ListTagsOfResource"]
-    assert [c["table"] for c in confirmed] == [tables[0]]  # the one table, read again; no other
+    assert [c["table"] for c in confirmed] == [tables[0]]  # the one table's tags, read again; no other
+    assert operations(calls)["DescribeTable"] == TABLES  # and nothing else of it
     fixed = drift(namespace=namespace)
     assert fixed.remediated == 1

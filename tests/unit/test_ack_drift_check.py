@@ -74,3 +74,17 @@ def test_remediation_outcomes_per_difference():
     assert {a for a, _ in failed.values()} == {Action.FAILED}
     missing = check(resource(annotations={"ackflow.dev/recreate-missing": "true"}, owned="orders"), None)
     assert remediation_actions(missing, Synced(), set()) == {"": (Action.REMEDIATED, "created again (empty)")}
+
+
+def test_tags_confirmed_table_by_table_replace_the_bulk_reads_and_say_who_owns_it():
+    from ack.normalize import with_tags
+    from ack.tags import OWNER_TAG
+
+    stale = live(owner="shop/orders")
+    confirmed = with_tags(stale, [{"Key": OWNER_TAG, "Value": "other/orders"}, {"Key": "team", "Value": "a"}])
+    assert confirmed.owner == "other/orders"
+    assert [(t.key, t.value) for t in confirmed.observed.spec.tags] == [(OWNER_TAG, "other/orders"), ("team", "a")]
+    # Everything but the tags is as the table was read.
+    assert confirmed.observed.spec.model_copy(update={"tags": None}) == stale.observed.spec.model_copy(
+        update={"tags": None})
+    assert (confirmed.describe, confirmed.observed.arn) == (stale.describe, stale.observed.arn)
