@@ -33,6 +33,7 @@ from controller.metrics import parse_address
 from controller.workers import DEFAULT_WORKERS
 from flows.cli import add_controller_namespace, add_scope, guarded, scope_of
 from tasks.connections import Connection, resolve_target
+from tasks.drift_queue import EventQueue
 from tasks.kube_tables import ensure_crd
 
 
@@ -158,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             parse_address(args.metrics_addr)
         except ValueError as exc:
             parser.error(str(exc))
+    if args.drift_events and guarded("watch", lambda: EventQueue(resolve_target(Connection(target=args.target)),
+                                                                 args.drift_events)) is None:
+        return 1  # no such queue: said in one line, before the flow starts
     changes = guarded("watch", lambda: watch_tables(
         scope_of(args), args.emit_only, Connection(target=args.target), args.max_concurrent_reconciles,
         args.reconcile_default_resync_seconds, args.enable_leader_election, args.leader_election_namespace,

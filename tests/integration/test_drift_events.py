@@ -310,3 +310,14 @@ def test_remove_deletes_the_rule_and_queues_and_a_second_finds_nothing(sandbox, 
     events_client = boto3.session.Session().client("events", region_name=target.region,
                                                    endpoint_url=target.aws_endpoint_url)
     assert events_client.list_rules(NamePrefix=name)["Rules"] == []
+
+
+@pytest.mark.integration
+def test_a_queue_that_does_not_exist_is_one_line_saying_how_to_make_it(sandbox, tmp_path):
+    env = child_env(tmp_path / "prefect-home", None, **sandbox.environ())
+    run = Process([sys.executable, "-m", "flows.watch", "-n", "default", "--drift-events", "no-such-queue"], env,
+                  tmp_path / "watch.log")
+    assert run.popen.wait(120) == 1
+    assert run.output().strip().splitlines() == [
+        "watch failed: --drift-events: the queue 'no-such-queue' does not exist in us-east-1: make it with "
+        "`python -m flows.events setup --queue no-such-queue` (the bootstrap makes ackflow-drift-events)"]
