@@ -207,8 +207,8 @@ class DriftEvents:
             return "drifted"
         check.actions = reported_only(check, check.message or "detect-only: not changed")
         record_check(self.target, resource, check, live, reconciled=False)
-        self.queue.delete(message)
         self.tell(f"{key}: {check.drift_class.value} ({what}) after {cause}: reported ({check.policy})")
+        self.queue.delete(message)  # last: a controller killed before it reports the change again, never loses it
         return "drifted"
 
     # -- after the reconcile ---------------------------------------------------------------------------------
