@@ -188,6 +188,9 @@ class DriftEvents:
                           self.options.controller_namespace)
         check, live = check_table(self.target, resource, place, self.default_policy)
         cause = f"{event.name} by {event.caller or 'unknown'}"
+        if check.drift_class == DriftClass.ERROR:  # AWS not read: the message comes back (five tries, then dead-letter)
+            self.tell(f"{key}: the check after {cause} failed ({check.message}); the event comes back")
+            return "error"
         if check.drift_class == DriftClass.NOT_READY and live is not None and not resource.deleting and (
                 {live.observed.table_status, *live.observed.index_status.values()} != {"ACTIVE"}):
             # Busy (UPDATING, an index backfilling): what it becomes is only known once it is ACTIVE.

@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from ack.trail import dead_letter_queue, event_pattern
+from sandbox.aws import set_faults
 from sandbox.processes import free_port
 from tasks.aws.drift_events import MAX_RECEIVES, delete_drift_events, ensure_drift_events
 from tasks.kube_tables import ensure_crd
@@ -256,8 +257,8 @@ def test_a_malformed_message_is_dead_lettered_and_the_queue_drains(controller, t
 
 @pytest.mark.integration
 def test_a_killed_controller_loses_no_message(sandbox, target, cluster, tmp_path):
-    """SIGKILL while messages are being handled; the next controller handles every one of them (those in flight once
-    their visibility times out)."""
+    """SIGKILL while messages are being handled (AWS failing the checks, so that they are); the next controller handles
+    every one of them, once their visibility times out."""
     name = unique("drift-kill")
     assert [row.action for row in ensure_drift_events.fn(target, PREFIX, name)] == ["created"] * 3
     try:
@@ -274,8 +275,14 @@ def test_a_killed_controller_loses_no_message(sandbox, target, cluster, tmp_path
         ddb = dynamodb(target)
         for resource, arn in arns.items():
             ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "cost-center", "Value": "oops"}])
-        wait_until(lambda: _in_flight(target, name) > 0, "messages in flight", 60, first.process, every=0.02)
-        first.process.stop(signal.SIGKILL)
+        # AWS failing the checks' reads keeps the messages in flight (a failed check leaves its message) for the kill.
+        set_faults(target.aws_endpoint_url, sandbox.aws.access_key_id, "dynamodb:DescribeContinuousBackups=error:1")
+        try:
+            wait_until(lambda: "the event comes back" in first.output(), "a check failing", 60, first.process)
+            assert _in_flight(target, name) > 0
+            first.process.stop(signal.SIGKILL)
+        finally:
+            set_faults(target.aws_endpoint_url, sandbox.aws.access_key_id, "")
 
         def reported(output: str) -> set[str]:
             return {r for r in tables
