@@ -75,8 +75,12 @@ class Controller:
         self.process = Process([sys.executable, "-m", "flows.watch", "-n", namespace, "--drift-events", queue,
                                 "--reconcile-default-resync-seconds", "0", "--metrics-addr", self.metrics], env,
                                folder / f"watch-{unique('log')}.log")
-        wait_until(lambda: "checking the tables named by the drift events" in self.output(), "the controller", 180,
-                   self.process)
+        try:
+            wait_until(lambda: "checking the tables named by the drift events" in self.output(), "the controller",
+                       180, self.process)
+        except BaseException:
+            self.process.stop()
+            raise
 
     def output(self) -> str:
         return self.process.output()
@@ -256,7 +260,7 @@ def test_a_malformed_message_is_dead_lettered_and_the_queue_drains(controller, t
 
 
 @pytest.mark.integration
-def test_a_killed_controller_loses_no_message(sandbox, target, cluster, tmp_path):
+def test_a_killed_controller_loses_no_message(sandbox, target, cluster, tmp_path, request):
     """SIGKILL while messages are being handled (AWS failing the checks, so that they are); the next controller handles
     every one of them, once their visibility times out."""
     name = unique("drift-kill")
@@ -268,6 +272,7 @@ def test_a_killed_controller_loses_no_message(sandbox, target, cluster, tmp_path
         for resource, table in tables.items():
             _create(cluster, namespace, resource, table, {"ackflow.dev/drift-policy": "detect-only"})
         first = Controller(sandbox, namespace, name, tmp_path)
+        request.addfinalizer(first.process.stop)  # killed below; stopped here too if the test fails before that
         arns = {resource: wait_until(lambda r=resource: _synced(cluster, r, namespace), "the Tables synced",
                                      SYNC_TIMEOUT, first.process) for resource in tables}
         time.sleep(3)  # the controller's own calls' events, after the sandbox's delivery lag: read, and ignored
