@@ -69,7 +69,7 @@ from controller.workers import DEFAULT_TIMEOUT_SECONDS, drive
 from flows.cli import add_controller_namespace, add_scope, guarded, scope_of
 from flows.output import counts, drift_lines
 from tasks.connections import AWS_RETRIES, Connection, Target, caller_account, resolve_target
-from tasks.dynamodb import confirm_tags, owned_tables_outside, read_backup, read_tables
+from tasks.dynamodb import BulkTags, confirm_tags, owned_tables_outside, read_backup, read_tables
 from tasks.kube_lease import held
 from tasks.kube_tables import ensure_crd, list_resources, read_resource
 
@@ -147,11 +147,12 @@ def _drift(where: Target, scope: Scope, detect_only: bool, report_path: str | No
            timeout_seconds: float, options: Options, unmanaged: bool = True) -> DriftResult:
     default: DriftPolicy = "detect-only" if detect_only else "remediate"
     resources, backups, placer, places = _inventory(where, scope, options)
+    bulk = BulkTags()  # the tagging API's pages, read once for the checks and the look for unmanaged tables
     # quote(): Prefect would otherwise walk every element of these large inputs looking for futures.
-    checks, lives = check_tables(where, quote(resources), quote(places), default, concurrency)
+    checks, lives = check_tables(where, quote(resources), quote(places), default, concurrency, quote(bulk))
     if unmanaged:
         checks += unmanaged_tables(where, quote(resources), quote(places), quote(placer.in_use(places)),
-                                   scope.namespace, bool(scope.label_selector))
+                                   scope.namespace, bool(scope.label_selector), quote(bulk))
     with_exports = scope.account in (None, caller_account(where))  # exports have no account: the own one's shard
     checks += check_backups_and_exports(where, quote(backups), quote(places), scope.namespace, scope.label_selector,
                                         default, concurrency, with_exports)
@@ -288,7 +289,8 @@ def _report_rows(prefect: Any, flow_run_id: Any) -> list[dict[str, Any]]:
 
 @task(cache_policy=NO_CACHE)
 def check_tables(target: Target, resources: dict[Key, TableResource], places: dict[Key, Target | Refuse],
-                 default: DriftPolicy, concurrency: int) -> tuple[list[ResourceCheck], dict[Key, LiveTable]]:
+                 default: DriftPolicy, concurrency: int, bulk: BulkTags
+                 ) -> tuple[list[ResourceCheck], dict[Key, LiveTable]]:
     """Read every live table, where its resource places it (the fewest calls that suffice, concurrently), and class
     each resource by what reconcile would decide about it."""
     capabilities = capabilities_of(target)
@@ -297,7 +299,7 @@ def check_tables(target: Target, resources: dict[Key, TableResource], places: di
     # Tags in bulk (the tagging API, 100 tables a call), then what was found only in them confirmed with each such
     # table's own tags (one ListTagsOfResource): the bulk tags may lag by seconds, and nothing is reported, let alone
     # changed, on a stale read.
-    read = read_tables.fn(places, readable, concurrency, bulk=True)
+    read = read_tables.fn(places, readable, concurrency, bulk)
     first = {key: classify(resource, places[key], read.get(key), default, capabilities)
              for key, resource in resources.items()}
     stale = {key: live for key, check in first.items()
@@ -342,7 +344,8 @@ def check_backups_and_exports(target: Target, backups: list[dict[str, Any]], pla
 
 @task(cache_policy=NO_CACHE)
 def unmanaged_tables(target: Target, resources: dict[Key, TableResource], places: dict[Key, Target | Refuse],
-                     in_use: list[Target], namespace: str | None, partial: bool) -> list[ResourceCheck]:
+                     in_use: list[Target], namespace: str | None, partial: bool, bulk: BulkTags | None = None
+                     ) -> list[ResourceCheck]:
     """Tables that carry the ownership tag of a resource (in scope) that no longer exists: reported, never
     touched. Looked for in each account and region `in_use`. `resources` are those seen; when a label selector
     made them `partial`, the cluster is asked."""
@@ -354,7 +357,7 @@ def unmanaged_tables(target: Target, resources: dict[Key, TableResource], places
     checks = []
     for place in in_use:
         managed = {r.table_name for key, r in resources.items() if places.get(key) == place}
-        outside = owned_tables_outside(place, managed, wanted)
+        outside = owned_tables_outside(place, managed, wanted, bulk)
         for table, owner in sorted(outside.items()):
             owner_namespace, _, owner_name = owner.partition("/")
             if partial and read_resource.fn(target, owner_namespace, owner_name) is not None:

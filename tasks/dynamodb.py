@@ -7,6 +7,7 @@ Nothing here waits for a table to change: a reconcile does one round and returns
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
@@ -132,7 +133,10 @@ def run_step(target: Target, step: Step) -> dict[str, Any] | ReconcileError:
 SCAN_RETRY_PAUSES = (1.0, 2.0)
 
 
-def bulk_tags(target: Target) -> dict[str, list[dict[str, str]]] | None:
+TagsByArn = dict[str, list[dict[str, str]]]
+
+
+def bulk_tags(target: Target) -> TagsByArn | None:
     """Every DynamoDB table's tags in the target's account and region from the Resource Groups Tagging API, 100
     tables a call (ARN -> tags); None where it is not served or not allowed: the caller reads each table's own.
     Its tags may lag the table's by seconds: a difference found only in them is confirmed before it is acted on."""
@@ -145,23 +149,33 @@ def bulk_tags(target: Target) -> dict[str, list[dict[str, str]]] | None:
         return None
 
 
+class BulkTags:
+    """`bulk_tags` of each account and region, read once for a whole drift run (its checks, then its look for
+    unmanaged tables, which confirms each finding with the table's own tags)."""
+
+    def __init__(self) -> None:
+        self._read: dict[tuple[str, str | None], TagsByArn | None] = {}
+        self._lock = threading.Lock()
+
+    def of(self, target: Target) -> TagsByArn | None:
+        place = (target.region, target.role_arn)
+        with self._lock:
+            if place not in self._read:
+                self._read[place] = bulk_tags(target)
+            return self._read[place]
+
+
 @task(cache_policy=NO_CACHE)
 def read_tables(places: dict[K, Target], resources: dict[K, TableResource],
-                concurrency: int = 16, bulk: bool = False) -> dict[K, LiveTable | None | str]:
+                concurrency: int = 16, bulk: BulkTags | None = None) -> dict[K, LiveTable | None | str]:
     """The tables of many resources at once, each where `places` says it is, in one task (a task per table would
     cost more than the reads), with bounded concurrency over pooled clients. Each key maps to the table, None
-    (missing) or the error's message. With `bulk`, each place's tags come from the tagging API in pages of 100
-    (`bulk_tags`): about 3 reads a table instead of 4."""
-    tagged: dict[tuple[str, str | None], dict[str, list[dict[str, str]]] | None] = {}
-    if bulk:
-        for place in {(t.region, t.role_arn): t for key, t in places.items() if key in resources}.values():
-            tagged[(place.region, place.role_arn)] = bulk_tags(place)
-
+    (missing) or the error's message. With `bulk`, each place's tags come from the tagging API in pages of 100:
+    about 3 reads a table instead of 4."""
     def read_one(key: K) -> LiveTable | None | str:
         place = places[key]
         try:
-            return read_live(place, resources[key].spec, resources[key].reads_policy,
-                             tagged.get((place.region, place.role_arn)))
+            return read_live(place, resources[key].spec, resources[key].reads_policy, bulk.of(place) if bulk else None)
         except ReconcileError as exc:
             return exc.message
         except (ClientError, BotoCoreError) as exc:
@@ -198,18 +212,18 @@ def confirm_tags(places: dict[K, Target], lives: dict[K, LiveTable], concurrency
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def owned_tables_outside(target: Target, known: set[str],
-                         wanted: Callable[[str], bool] = lambda owner: True) -> dict[str, str]:
+def owned_tables_outside(target: Target, known: set[str], wanted: Callable[[str], bool] = lambda owner: True,
+                         bulk: BulkTags | None = None) -> dict[str, str]:
     """Tables in the account, other than `known`, that carry the ownership tag of an owner `wanted` says to look
     for: {table name: owner}. From the tagging API's bulk read where it is served (each such table confirmed with
-    its own tags: they may lag), else every other table's own tags."""
+    its own tags: they may lag; `bulk`: what the run read already), else every other table's own tags."""
     ddb = target.client("dynamodb")
 
     def owner(arn: str) -> str | None:
         tags = ddb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
         return owner_of({t["Key"]: t["Value"] for t in tags})
 
-    if (tagged := bulk_tags(target)) is not None:
+    if (tagged := (bulk or BulkTags()).of(target)) is not None:
         candidates = {arn.rsplit(":table/", 1)[-1]: arn for arn, tags in tagged.items()
                       if (found := owner_of({t["Key"]: t["Value"] for t in tags})) and wanted(found)}
     else:
