@@ -20,16 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from prefect.events import emit_event
 from prometheus_client import Counter
 
-from ack.drift import DRIFT_FOUND, Action, DriftClass, ResourceCheck, remediation_actions, reported_only
+from ack.drift import DRIFT_FOUND, DriftClass, ResourceCheck, remediation_actions, reported_only
 from ack.kinds import TABLE, Key
 from ack.resource import DriftPolicy, TableResource
 from ack.result import Requeue, Result, Synced
 from ack.trail import MalformedEvent, TableEvent, parse_event, table_place
 from controller.drift import check_table, record_check
-from controller.events import announce, event_name, event_resource
+from controller.events import announce_drift, announce_fixed
 from controller.placement import placement
 from controller.queue import WorkQueue
 from controller.round import Options, requeue_times
@@ -200,7 +199,7 @@ class DriftEvents:
             record_check(self.target, resource, check, live, reconciled=False)
             self.queue.delete(message)
             return "in_sync"
-        announce([check])
+        announce_drift(check)
         what = ", ".join(d.path for d in check.differences) or check.message
         if check.remediable and check.policy == "remediate":
             with self._lock:
@@ -229,11 +228,7 @@ class DriftEvents:
         raw = read_resource.fn(self.target, key.namespace, key.name)
         if raw is not None:
             record_check(self.target, TableResource.parse(raw), check, None, reconciled=True)
-        fixed = [path for path, (action, _) in check.actions.items() if action == Action.REMEDIATED]
-        if fixed:
-            emit_event(event=event_name(TABLE, "remediated"),
-                       resource=event_resource(key.namespace, key.name) | {"ackflow.table-name": check.table},
-                       payload={"fixed": fixed, "after": remediation.event.name})
+        fixed = announce_fixed(check, after=remediation.event.name)
         self.tell(f"{key}: {'remediated' if fixed else 'not remediated'} "
                   f"({', '.join(fixed) or type(result).__name__}) after {remediation.event.name}")
         for message in remediation.messages.values():

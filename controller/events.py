@@ -35,12 +35,24 @@ def announce(checks: list[ResourceCheck]) -> None:
     """`ackflow.<kind>.drifted` for each check that found drift, and `.remediated` for what was fixed: Prefect events,
     so that an automation (a notification) can follow drift and remediation."""
     for check in checks:
-        if check.drift_class not in DRIFT_FOUND:
-            continue
-        kind = KINDS[check.kind]
-        resource = event_resource(check.namespace, check.name, kind) | {"ackflow.table-name": check.table}
-        payload = {"class": check.drift_class.value, "differences": [d.path for d in check.differences]}
-        emit_event(event=event_name(kind, "drifted"), resource=resource, payload=payload)
-        fixed = [path for path, (action, _) in check.actions.items() if action == Action.REMEDIATED]
-        if fixed:
-            emit_event(event=event_name(kind, "remediated"), resource=resource, payload={"fixed": fixed})
+        if check.drift_class in DRIFT_FOUND:
+            announce_drift(check)
+            announce_fixed(check)
+
+
+def announce_drift(check: ResourceCheck) -> None:
+    emit_event(event=event_name(KINDS[check.kind], "drifted"), resource=_checked(check),
+               payload={"class": check.drift_class.value, "differences": [d.path for d in check.differences]})
+
+
+def announce_fixed(check: ResourceCheck, **more: str) -> list[str]:
+    """`.remediated` with the paths the check's actions fixed (none: no event); those paths."""
+    fixed = [path for path, (action, _) in check.actions.items() if action == Action.REMEDIATED]
+    if fixed:
+        emit_event(event=event_name(KINDS[check.kind], "remediated"), resource=_checked(check),
+                   payload={"fixed": fixed, **more})
+    return fixed
+
+
+def _checked(check: ResourceCheck) -> dict[str, str]:
+    return event_resource(check.namespace, check.name, KINDS[check.kind]) | {"ackflow.table-name": check.table}
